@@ -1,0 +1,62 @@
+/* Scopes: per-thread autorelease pools for the tensors of a step. */
+#include "internal.h"
+
+#define DC_SCOPE_MAGIC 0x44435331u  /* "DCS1" */
+
+struct dc_scope {
+    uint32_t magic;
+    dc_scope *parent;
+    dc_tensor **items;
+    size_t count, cap;
+};
+
+static _Thread_local dc_scope *tl_top = NULL;
+
+dc_scope *dc_scope_begin(void) {
+    dc_scope *s = dc__calloc(1, sizeof *s);
+    if (!s) return NULL;
+    s->magic = DC_SCOPE_MAGIC;
+    s->parent = tl_top;
+    tl_top = s;
+    return s;
+}
+
+bool dc__scope_is_open(void) { return tl_top != NULL; }
+
+bool dc__scope_adopt(dc_tensor *t) {
+    dc_scope *s = tl_top;
+    if (!s) return true;
+    if (s->count == s->cap) {
+        size_t cap = s->cap ? s->cap * 2 : 64;
+        dc_tensor **items = dc__realloc(s->items, cap * sizeof *items);
+        if (!items) return false;
+        s->items = items;
+        s->cap = cap;
+    }
+    s->items[s->count++] = t;
+    return true;
+}
+
+static void scope_destroy(dc_scope *s) {
+    for (size_t i = s->count; i > 0; i--) dc_release(s->items[i - 1]);
+    dc__free(s->items);
+    s->magic = 0;
+    dc__free(s);
+}
+
+dc_status dc_scope_end(dc_scope *scope) {
+    if (!scope) return dc__fail(DC_E_INVALID, "dc_scope_end: 'scope' is NULL");
+    dc_scope *s = tl_top;
+    while (s && s != scope) s = s->parent;
+    if (!s)
+        return dc__fail(DC_E_STATE,
+                        "dc_scope_end: the scope is not open on this thread");
+    /* Ends the scopes opened inside it too, innermost first. */
+    for (;;) {
+        dc_scope *top = tl_top;
+        tl_top = top->parent;
+        scope_destroy(top);
+        if (top == scope) break;
+    }
+    return DC_OK;
+}

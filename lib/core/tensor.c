@@ -1,0 +1,379 @@
+/* Tensor headers, storage, reference counts, and element access. */
+#include "internal.h"
+
+#include <math.h>
+#include <string.h>
+
+/* ---------------------------------------------------------------- */
+/* Shapes                                                            */
+/* ---------------------------------------------------------------- */
+
+dc_status dc__check_shape(int ndim, const int64_t *shape, int64_t *numel) {
+    if (ndim < 0 || ndim > DC_MAX_DIMS)
+        return dc__fail(DC_E_SHAPE, "ndim %d is outside 0..%d", ndim, DC_MAX_DIMS);
+    if (ndim > 0 && shape == NULL)
+        return dc__fail(DC_E_INVALID, "shape is NULL for ndim %d", ndim);
+    int64_t n = 1;
+    for (int i = 0; i < ndim; i++) {
+        if (shape[i] < 0)
+            return dc__fail(DC_E_SHAPE, "size %lld of axis %d is negative",
+                            (long long)shape[i], i);
+        if (shape[i] != 0 && n > INT64_MAX / 16 / shape[i])
+            return dc__fail(DC_E_OVERFLOW, "the element count of the shape overflows");
+        n *= shape[i];
+    }
+    *numel = n;
+    return DC_OK;
+}
+
+void dc__contiguous_strides(int ndim, const int64_t *shape, int64_t *strides) {
+    int64_t s = 1;
+    for (int i = ndim - 1; i >= 0; i--) {
+        strides[i] = s;
+        s *= shape[i] > 0 ? shape[i] : 1;
+    }
+}
+
+bool dc__tensor_is_contiguous(const dc_tensor *t) {
+    int64_t s = 1;
+    for (int i = t->ndim - 1; i >= 0; i--) {
+        if (t->shape[i] == 1) continue;
+        if (t->strides[i] != s) return false;
+        s *= t->shape[i];
+    }
+    return true;
+}
+
+bool dc__norm_axis(int *axis, int ndim, const char *func) {
+    int a = *axis;
+    int n = ndim > 0 ? ndim : 1;
+    if (a < -n || a >= n) {
+        dc__fail(DC_E_RANGE, "%s: axis %d is out of range for %d dims", func, a, ndim);
+        return false;
+    }
+    *axis = a < 0 ? a + n : a;
+    return true;
+}
+
+/* ---------------------------------------------------------------- */
+/* Storage                                                           */
+/* ---------------------------------------------------------------- */
+
+static dc_storage *storage_new(size_t nbytes, bool zero) {
+    dc_storage *s = dc__malloc(sizeof *s);
+    if (!s) return NULL;
+    /* 64-byte alignment would help SIMD; malloc's 16 is enough for now. */
+    s->data = zero ? dc__calloc(1, nbytes) : dc__malloc(nbytes);
+    if (!s->data) {
+        dc__free(s);
+        return NULL;
+    }
+    atomic_init(&s->refcount, 1);
+    atomic_init(&s->version, 0);
+    s->nbytes = nbytes;
+    s->release = NULL;
+    s->release_ctx = NULL;
+    s->owns_data = true;
+    return s;
+}
+
+static void storage_release(dc_storage *s) {
+    if (!s || atomic_fetch_sub(&s->refcount, 1) != 1) return;
+    if (s->owns_data) dc__free(s->data);
+    else if (s->release) s->release(s->data, s->release_ctx);
+    dc__free(s);
+}
+
+/* ---------------------------------------------------------------- */
+/* Tensor headers                                                    */
+/* ---------------------------------------------------------------- */
+
+static dc_tensor *header_new(dc_dtype dtype, int ndim, const int64_t *shape,
+                             const int64_t *strides, int64_t offset,
+                             int64_t numel, dc_storage *storage) {
+    dc_tensor *t = dc__calloc(1, sizeof *t);
+    if (!t) return NULL;
+    t->magic = DC_TENSOR_MAGIC;
+    atomic_init(&t->refcount, 1);
+    t->dtype = dtype;
+    t->ndim = ndim;
+    if (ndim > 0) {
+        memcpy(t->shape, shape, (size_t)ndim * sizeof *shape);
+        memcpy(t->strides, strides, (size_t)ndim * sizeof *strides);
+    }
+    t->offset = offset;
+    t->numel = numel;
+    t->storage = storage;
+    return t;
+}
+
+dc_tensor *dc__tensor_new(dc_dtype dtype, int ndim, const int64_t *shape, bool zero) {
+    int64_t numel;
+    if (!dc__dtype_valid(dtype)) {
+        dc__fail(DC_E_DTYPE, "unknown dtype %d", (int)dtype);
+        return NULL;
+    }
+    if (dc__check_shape(ndim, shape, &numel) != DC_OK) return NULL;
+    int64_t strides[DC_MAX_DIMS];
+    dc__contiguous_strides(ndim, shape, strides);
+    dc_storage *s = storage_new((size_t)numel * dc_dtype_size(dtype), zero);
+    if (!s) return NULL;
+    dc_tensor *t = header_new(dtype, ndim, shape, strides, 0, numel, s);
+    if (!t) storage_release(s);
+    return t;
+}
+
+dc_tensor *dc__tensor_view(dc_tensor *base, int ndim, const int64_t *shape,
+                           const int64_t *strides, int64_t offset) {
+    int64_t numel;
+    if (dc__check_shape(ndim, shape, &numel) != DC_OK) return NULL;
+    dc_tensor *t = header_new(base->dtype, ndim, shape, strides, offset, numel,
+                              base->storage);
+    if (t) atomic_fetch_add(&base->storage->refcount, 1);
+    return t;
+}
+
+dc_tensor *dc__publish(dc_tensor *t) {
+    if (!t) return NULL;
+    if (!dc__scope_adopt(t)) {
+        dc_release(t);
+        return NULL;
+    }
+    return t;
+}
+
+dc_tensor *dc_retain(dc_tensor *t) {
+    if (!dc__is_tensor(t)) {
+        if (t) dc__fail(DC_E_INVALID, "dc_retain: not a live tensor");
+        return NULL;
+    }
+    atomic_fetch_add(&t->refcount, 1);
+    return t;
+}
+
+/* Destruction is iterative: freeing a tensor frees its history node,
+ * which releases the node's inputs, and so on down a graph that may be
+ * thousands of ops deep. Tensors whose count reaches zero while a
+ * destruction is running on this thread wait in a list instead of
+ * recursing, so the stack depth stays constant. */
+static _Thread_local dc_tensor *tl_free_list = NULL;
+static _Thread_local bool tl_freeing = false;
+
+static void tensor_destroy(dc_tensor *t) {
+    dc_node *node = t->grad_fn;
+    dc_tensor *grad = t->grad;
+    dc_tensor *bw = t->bw_grad;
+    storage_release(t->storage);
+    t->magic = DC_TENSOR_DEAD;
+    dc__free(t);
+    if (node) dc__node_free(node);
+    dc_release(grad);
+    dc_release(bw);
+}
+
+void dc_release(dc_tensor *t) {
+    if (!t) return;
+    if (t->magic != DC_TENSOR_MAGIC) {
+        dc__fail(DC_E_INVALID, "dc_release: not a live tensor (released twice?)");
+        return;
+    }
+    if (atomic_fetch_sub(&t->refcount, 1) != 1) return;
+    t->next_free = tl_free_list;
+    tl_free_list = t;
+    if (tl_freeing) return;
+    tl_freeing = true;
+    while (tl_free_list) {
+        dc_tensor *next = tl_free_list;
+        tl_free_list = next->next_free;
+        tensor_destroy(next);
+    }
+    tl_freeing = false;
+}
+
+/* ---------------------------------------------------------------- */
+/* Accessors                                                         */
+/* ---------------------------------------------------------------- */
+
+#define CHECK_RET(t, func, ret)                                               \
+    do {                                                                      \
+        if (!dc__is_tensor(t)) {                                              \
+            dc__fail(DC_E_INVALID, "%s: '%s' is %s", func, "t",               \
+                     (t) ? "not a live tensor" : "NULL");                     \
+            return ret;                                                       \
+        }                                                                     \
+    } while (0)
+
+int dc_ndim(const dc_tensor *t) { CHECK_RET(t, "dc_ndim", -1); return t->ndim; }
+
+int64_t dc_numel(const dc_tensor *t) { CHECK_RET(t, "dc_numel", -1); return t->numel; }
+
+int64_t dc_size(const dc_tensor *t, int axis) {
+    CHECK_RET(t, "dc_size", -1);
+    if (axis < -t->ndim || axis >= t->ndim) {
+        dc__fail(DC_E_RANGE, "dc_size: axis %d is out of range for %d dims", axis, t->ndim);
+        return -1;
+    }
+    return t->shape[axis < 0 ? axis + t->ndim : axis];
+}
+
+const int64_t *dc_shape(const dc_tensor *t) { CHECK_RET(t, "dc_shape", NULL); return t->shape; }
+
+const int64_t *dc_strides(const dc_tensor *t) { CHECK_RET(t, "dc_strides", NULL); return t->strides; }
+
+dc_dtype dc_tensor_dtype(const dc_tensor *t) {
+    CHECK_RET(t, "dc_tensor_dtype", (dc_dtype)-1);
+    return t->dtype;
+}
+
+int dc_is_contiguous(const dc_tensor *t) {
+    CHECK_RET(t, "dc_is_contiguous", -1);
+    return dc__tensor_is_contiguous(t);
+}
+
+void *dc_data_ptr(dc_tensor *t) {
+    CHECK_RET(t, "dc_data_ptr", NULL);
+    return dc__tensor_data(t);
+}
+
+/* ---------------------------------------------------------------- */
+/* Copies between tensors and caller buffers                         */
+/* ---------------------------------------------------------------- */
+
+/* Walks t's elements in row-major order, one row at a time, converting
+ * between t and a contiguous buffer of dtype buf_dtype. */
+static void copy_strided(dc_tensor *t, void *buf, dc_dtype buf_dtype, bool to_buf) {
+    if (t->numel == 0) return;
+    int64_t strides[1][DC_MAX_DIMS];
+    memcpy(strides[0], t->strides, sizeof t->strides);
+    dc_iter it;
+    dc__iter_init(&it, t->ndim, t->shape, 1, strides, &t->offset);
+    char *data = t->storage->data;
+    size_t esz = dc_dtype_size(t->dtype), bsz = dc_dtype_size(buf_dtype);
+    char *b = buf;
+    while (dc__iter_next(&it)) {
+        char *p = data + it.off[0] * (int64_t)esz;
+        if (to_buf)
+            dc__convert(b, buf_dtype, 1, p, t->dtype, it.istride[0], it.inner);
+        else
+            dc__convert(p, t->dtype, it.istride[0], b, buf_dtype, 1, it.inner);
+        b += it.inner * (int64_t)bsz;
+    }
+}
+
+dc_status dc_copy_to(const dc_tensor *t, dc_dtype dtype, void *dst, size_t dst_bytes) {
+    DC_CHECK_TENSOR_OR_STATUS(t, "dc_copy_to", "t");
+    if (!dc__dtype_valid(dtype))
+        return dc__fail(DC_E_DTYPE, "dc_copy_to: unknown dtype %d", (int)dtype);
+    size_t need = (size_t)t->numel * dc_dtype_size(dtype);
+    if (need > 0 && dst == NULL) return dc__fail(DC_E_INVALID, "dc_copy_to: 'dst' is NULL");
+    if (dst_bytes < need)
+        return dc__fail(DC_E_RANGE, "dc_copy_to: %zu bytes given, %zu needed", dst_bytes, need);
+    copy_strided((dc_tensor *)t, dst, dtype, true);
+    return DC_OK;
+}
+
+dc_status dc_copy_from(dc_tensor *t, dc_dtype dtype, const void *src, size_t src_bytes) {
+    DC_CHECK_TENSOR_OR_STATUS(t, "dc_copy_from", "t");
+    if (!dc__dtype_valid(dtype))
+        return dc__fail(DC_E_DTYPE, "dc_copy_from: unknown dtype %d", (int)dtype);
+    size_t need = (size_t)t->numel * dc_dtype_size(dtype);
+    if (need > 0 && src == NULL) return dc__fail(DC_E_INVALID, "dc_copy_from: 'src' is NULL");
+    if (src_bytes < need)
+        return dc__fail(DC_E_RANGE, "dc_copy_from: %zu bytes given, %zu needed", src_bytes, need);
+    copy_strided(t, (void *)src, dtype, false);
+    dc__bump_version(t);
+    return DC_OK;
+}
+
+void dc__copy_elements(dc_tensor *dst, const dc_tensor *src) {
+    if (src->numel == 0) return;
+    int64_t strides[2][DC_MAX_DIMS];
+    memcpy(strides[0], dst->strides, sizeof dst->strides);
+    memcpy(strides[1], src->strides, sizeof src->strides);
+    int64_t offs[2] = {dst->offset, src->offset};
+    dc_iter it;
+    dc__iter_init(&it, dst->ndim, dst->shape, 2, strides, offs);
+    size_t dsz = dc_dtype_size(dst->dtype), ssz = dc_dtype_size(src->dtype);
+    char *d = dst->storage->data;
+    const char *s = src->storage->data;
+    while (dc__iter_next(&it))
+        dc__convert(d + it.off[0] * (int64_t)dsz, dst->dtype, it.istride[0],
+                    s + it.off[1] * (int64_t)ssz, src->dtype, it.istride[1], it.inner);
+}
+
+dc_tensor *dc__copy_contiguous(const dc_tensor *t) {
+    dc_tensor *out = dc__tensor_new(t->dtype, t->ndim, t->shape, false);
+    if (out) dc__copy_elements(out, t);
+    return out;
+}
+
+/* Element offset (into storage) of a multi-index; negative entries count
+ * from the end. */
+static dc_status element_offset(const dc_tensor *t, const int64_t *index,
+                                const char *func, int64_t *off) {
+    if (t->ndim > 0 && index == NULL)
+        return dc__fail(DC_E_INVALID, "%s: 'index' is NULL", func);
+    int64_t o = t->offset;
+    for (int i = 0; i < t->ndim; i++) {
+        int64_t k = index[i];
+        if (k < -t->shape[i] || k >= t->shape[i])
+            return dc__fail(DC_E_RANGE, "%s: index %lld is out of range for axis %d of size %lld",
+                            func, (long long)k, i, (long long)t->shape[i]);
+        if (k < 0) k += t->shape[i];
+        o += k * t->strides[i];
+    }
+    *off = o;
+    return DC_OK;
+}
+
+dc_status dc_item(const dc_tensor *t, double *out) {
+    DC_CHECK_TENSOR_OR_STATUS(t, "dc_item", "t");
+    if (!out) return dc__fail(DC_E_INVALID, "dc_item: 'out' is NULL");
+    if (t->numel != 1)
+        return dc__fail(DC_E_SHAPE, "dc_item: tensor has %lld elements, not one", (long long)t->numel);
+    int64_t zero[DC_MAX_DIMS] = {0};
+    int64_t off;
+    element_offset(t, zero, "dc_item", &off);
+    *out = dc__load(t->storage->data, t->dtype, off);
+    return DC_OK;
+}
+
+dc_status dc_get(const dc_tensor *t, const int64_t *index, double *out) {
+    DC_CHECK_TENSOR_OR_STATUS(t, "dc_get", "t");
+    if (!out) return dc__fail(DC_E_INVALID, "dc_get: 'out' is NULL");
+    int64_t off;
+    dc_status st = element_offset(t, index, "dc_get", &off);
+    if (st != DC_OK) return st;
+    *out = dc__load(t->storage->data, t->dtype, off);
+    return DC_OK;
+}
+
+dc_status dc_set(dc_tensor *t, const int64_t *index, double value) {
+    DC_CHECK_TENSOR_OR_STATUS(t, "dc_set", "t");
+    int64_t off;
+    dc_status st = element_offset(t, index, "dc_set", &off);
+    if (st != DC_OK) return st;
+    dc__store(t->storage->data, t->dtype, off, value);
+    dc__bump_version(t);
+    return DC_OK;
+}
+
+dc_status dc_fill(dc_tensor *t, double value) {
+    DC_CHECK_TENSOR_OR_STATUS(t, "dc_fill", "t");
+    if (t->numel > 0) {
+        /* One converted element, then copied over every position. */
+        uint64_t one = 0;
+        dc__store(&one, t->dtype, 0, value);
+        int64_t strides[1][DC_MAX_DIMS];
+        memcpy(strides[0], t->strides, sizeof t->strides);
+        dc_iter it;
+        dc__iter_init(&it, t->ndim, t->shape, 1, strides, &t->offset);
+        char *data = t->storage->data;
+        size_t esz = dc_dtype_size(t->dtype);
+        while (dc__iter_next(&it))
+            dc__convert(data + it.off[0] * (int64_t)esz, t->dtype, it.istride[0],
+                        &one, t->dtype, 0, it.inner);
+    }
+    dc__bump_version(t);
+    return DC_OK;
+}

@@ -1,0 +1,45 @@
+/* Small checks shared by the op units. */
+#ifndef DEEPCORE_OP_UTIL_H
+#define DEEPCORE_OP_UTIL_H
+
+#include "../core/internal.h"
+#include "../autograd/op_list.h"
+
+/* Prototypes of every backward function (checked against their definitions). */
+DC_OP_LIST(DC_DECLARE_BACKWARD)
+
+/* Records DC_E_DTYPE unless t is f32 or f64. */
+static inline bool dc__require_float(const dc_tensor *t, const char *func) {
+    if (dc__dtype_is_float(t->dtype)) return true;
+    dc__fail(DC_E_DTYPE, "%s: needs an f32 or f64 tensor, not %s", func,
+             dc_dtype_name(t->dtype));
+    return false;
+}
+
+/* Records DC_E_DTYPE unless a and b have one dtype. */
+static inline bool dc__require_same_dtype(const dc_tensor *a, const dc_tensor *b,
+                                          const char *func) {
+    if (a->dtype == b->dtype) return true;
+    dc__fail(DC_E_DTYPE, "%s: dtypes differ (%s and %s); cast one with dc_cast", func,
+             dc_dtype_name(a->dtype), dc_dtype_name(b->dtype));
+    return false;
+}
+
+/* Records the op's history on out (*node gets the new node, or NULL when
+ * nothing is recorded). When recording fails (out of memory) releases out
+ * and returns NULL. Typical tail of an op:
+ *     dc_node *node;
+ *     out = dc__record_or_drop(out, DC_OP_X, inputs, n, &node);
+ *     if (node) node->fparams[0] = ...;
+ *     return dc__publish(out); */
+static inline dc_tensor *dc__record_or_drop(dc_tensor *out, dc_op_id op,
+                                            dc_tensor *const *inputs, int n,
+                                            dc_node **node) {
+    if (dc__record(out, op, inputs, n, node) != DC_OK) {
+        dc_release(out);
+        return NULL;
+    }
+    return out;
+}
+
+#endif

@@ -1,0 +1,156 @@
+#include "testutil.h"
+
+#include <math.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int64_t baseline;
+
+void tu_leak_setup(void) {
+    dc_clear_error();
+    baseline = dc_live_allocations();
+}
+
+void tu_leak_teardown(void) {
+    int64_t live = dc_live_allocations();
+    ck_assert_msg(live == baseline, "leak: %lld library allocations alive, %lld before",
+                  (long long)live, (long long)baseline);
+}
+
+TCase *tu_tcase(const char *name) {
+    TCase *tc = tcase_create(name);
+    tcase_add_checked_fixture(tc, tu_leak_setup, tu_leak_teardown);
+    tcase_set_timeout(tc, 120);
+    return tc;
+}
+
+static dc_tensor *from_doubles(dc_dtype dtype, int ndim, const int64_t *shape,
+                               const double *values) {
+    dc_tensor *t = dc_empty(dtype, ndim, shape);
+    if (!t) return NULL;
+    int64_t n = dc_numel(t);
+    if (dc_copy_from(t, DC_F64, values, (size_t)n * sizeof(double)) != DC_OK) {
+        dc_release(t);
+        return NULL;
+    }
+    return t;
+}
+
+dc_tensor *tu_f64(int ndim, const int64_t *shape, const double *values) {
+    return from_doubles(DC_F64, ndim, shape, values);
+}
+
+dc_tensor *tu_f32(int ndim, const int64_t *shape, const double *values) {
+    return from_doubles(DC_F32, ndim, shape, values);
+}
+
+dc_tensor *tu_i64(int ndim, const int64_t *shape, const int64_t *values) {
+    return dc_from_data(DC_I64, ndim, shape, values);
+}
+
+dc_tensor *tu_noncontig(dc_tensor *t) {
+    int nd = dc_ndim(t);
+    const int64_t *sh = dc_shape(t);
+    int64_t n = dc_numel(t);
+    double *vals = malloc((size_t)(n ? n : 1) * sizeof *vals);
+    ck_assert_ptr_nonnull(vals);
+    TU_OK(dc_copy_to(t, DC_F64, vals, (size_t)n * sizeof *vals));
+    dc_tensor *view;
+    if (nd >= 2) {
+        /* storage holds t with the last two axes swapped; transpose back */
+        int64_t bshape[DC_MAX_DIMS];
+        memcpy(bshape, sh, (size_t)nd * sizeof *sh);
+        bshape[nd - 1] = sh[nd - 2];
+        bshape[nd - 2] = sh[nd - 1];
+        dc_tensor *base = dc_empty(dc_tensor_dtype(t), nd, bshape);
+        TU_NOTNULL(base);
+        view = dc_transpose(base, nd - 2, nd - 1);
+        dc_release(base);
+    } else {
+        /* every other element of a buffer twice as long */
+        int64_t len = nd == 1 ? 2 * sh[0] : 2;
+        dc_tensor *base = dc_zeros(dc_tensor_dtype(t), 1, &len);
+        TU_NOTNULL(base);
+        view = dc_slice(base, 0, 0, len, 2);
+        dc_release(base);
+        if (nd == 0) {
+            dc_tensor *v0 = dc_reshape(view, 0, NULL);
+            dc_release(view);
+            view = v0;
+        }
+    }
+    TU_NOTNULL(view);
+    TU_OK(dc_copy_from(view, DC_F64, vals, (size_t)n * sizeof *vals));
+    free(vals);
+    return view;
+}
+
+void tu_assert_shape(const dc_tensor *t, int ndim, const int64_t *shape) {
+    ck_assert_msg(t != NULL, "tensor is NULL: %s", dc_last_error());
+    ck_assert_int_eq(dc_ndim(t), ndim);
+    const int64_t *s = dc_shape(t);
+    for (int i = 0; i < ndim; i++)
+        ck_assert_msg(s[i] == shape[i], "axis %d: size %lld, wanted %lld", i,
+                      (long long)s[i], (long long)shape[i]);
+}
+
+static bool close_enough(double got, double want, double atol, double rtol) {
+    if (isnan(want)) return isnan(got);
+    if (isinf(want)) return got == want;
+    return fabs(got - want) <= atol + rtol * fabs(want);
+}
+
+void tu_assert_values(const dc_tensor *t, const double *want, int64_t n, double atol,
+                      double rtol) {
+    ck_assert_msg(t != NULL, "tensor is NULL: %s", dc_last_error());
+    ck_assert_msg(dc_numel(t) == n, "%lld elements, wanted %lld", (long long)dc_numel(t),
+                  (long long)n);
+    double *got = malloc((size_t)(n ? n : 1) * sizeof *got);
+    ck_assert_ptr_nonnull(got);
+    TU_OK(dc_copy_to(t, DC_F64, got, (size_t)n * sizeof *got));
+    for (int64_t i = 0; i < n; i++) {
+        if (!close_enough(got[i], want[i], atol, rtol)) {
+            double g = got[i], w = want[i];
+            free(got);
+            ck_abort_msg("element %lld: got %.17g, wanted %.17g", (long long)i, g, w);
+        }
+    }
+    free(got);
+}
+
+void tu_assert_close(const dc_tensor *got, const dc_tensor *want, double atol, double rtol) {
+    ck_assert_msg(got != NULL && want != NULL, "NULL tensor: %s", dc_last_error());
+    tu_assert_shape(got, dc_ndim(want), dc_shape(want));
+    int64_t n = dc_numel(want);
+    double *w = malloc((size_t)(n ? n : 1) * sizeof *w);
+    ck_assert_ptr_nonnull(w);
+    TU_OK(dc_copy_to(want, DC_F64, w, (size_t)n * sizeof *w));
+    tu_assert_values(got, w, n, atol, rtol);
+    free(w);
+}
+
+void *tu_read_fixture(const char *name, size_t expect_bytes) {
+    const char *dir = getenv("DC_FIXTURE_DIR");
+    char path[1024];
+    snprintf(path, sizeof path, "%s/%s", dir ? dir : "tests/fixtures", name);
+    FILE *f = fopen(path, "rb");
+    ck_assert_msg(f != NULL, "cannot open fixture %s", path);
+    void *buf = malloc(expect_bytes ? expect_bytes : 1);
+    ck_assert_ptr_nonnull(buf);
+    size_t got = fread(buf, 1, expect_bytes, f);
+    int extra = fgetc(f);
+    fclose(f);
+    ck_assert_msg(got == expect_bytes && extra == EOF, "fixture %s: size differs from %zu bytes",
+                  path, expect_bytes);
+    return buf;
+}
+
+int tu_run(Suite *s) {
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
