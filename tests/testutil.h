@@ -3,7 +3,9 @@
 #define DEEPCORE_TESTUTIL_H
 
 #include <check.h>
+#include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "deepcore/deepcore.h"
 
