@@ -8,16 +8,15 @@ dc_tensor *gc_input(uint64_t seed, int ndim, const int64_t *shape, double lo, do
                     int noncontig) {
     dc_rng *rng = dc_rng_new(seed);
     ck_assert_ptr_nonnull(rng);
+    dc_scope *s = dc_scope_begin();
     dc_tensor *t = dc_rand_uniform(rng, DC_F64, ndim, shape, lo, hi);
     dc_rng_free(rng);
     TU_NOTNULL(t);
-    if (noncontig) {
-        dc_tensor *v = tu_noncontig(t);
-        dc_release(t);
-        t = v;
-    }
+    if (noncontig) t = tu_noncontig(t);
     TU_OK(dc_set_requires_grad(t, 1));
-    return t;
+    t = dc_retain(t);
+    dc_scope_end(s);
+    return dc_autorelease(t);
 }
 
 /* L = sum(w * f(x)) as a double, with recording off. */

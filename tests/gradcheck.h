@@ -21,7 +21,8 @@ void gc_check_tol(gc_fn f, dc_tensor *const *inputs, int n, void *ctx,
                   double eps, double atol, double rtol);
 
 /* A random f64 leaf, uniform in [lo, hi), requiring grad; made from a
- * fixed seed so failures reproduce. noncontig: strided storage. */
+ * fixed seed so failures reproduce. noncontig: strided storage. Owned by
+ * the innermost open scope, or by the caller when none is open. */
 dc_tensor *gc_input(uint64_t seed, int ndim, const int64_t *shape, double lo,
                     double hi, int noncontig);
 

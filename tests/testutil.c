@@ -26,16 +26,18 @@ TCase *tu_tcase(const char *name) {
     return tc;
 }
 
+/* Helpers return tensors by the library's rule: owned by the innermost
+ * scope when one is open, else by the caller. Temporaries live in a scope
+ * of the helper's own. */
 static dc_tensor *from_doubles(dc_dtype dtype, int ndim, const int64_t *shape,
                                const double *values) {
+    dc_scope *s = dc_scope_begin();
     dc_tensor *t = dc_empty(dtype, ndim, shape);
-    if (!t) return NULL;
-    int64_t n = dc_numel(t);
-    if (dc_copy_from(t, DC_F64, values, (size_t)n * sizeof(double)) != DC_OK) {
-        dc_release(t);
-        return NULL;
-    }
-    return t;
+    int64_t n = t ? dc_numel(t) : 0;
+    if (t && dc_copy_from(t, DC_F64, values, (size_t)n * sizeof(double)) != DC_OK) t = NULL;
+    t = dc_retain(t);
+    dc_scope_end(s);
+    return dc_autorelease(t);
 }
 
 dc_tensor *tu_f64(int ndim, const int64_t *shape, const double *values) {
@@ -57,6 +59,7 @@ dc_tensor *tu_noncontig(dc_tensor *t) {
     double *vals = malloc((size_t)(n ? n : 1) * sizeof *vals);
     ck_assert_ptr_nonnull(vals);
     TU_OK(dc_copy_to(t, DC_F64, vals, (size_t)n * sizeof *vals));
+    dc_scope *s = dc_scope_begin();
     dc_tensor *view;
     if (nd >= 2) {
         /* storage holds t with the last two axes swapped; transpose back */
@@ -67,24 +70,20 @@ dc_tensor *tu_noncontig(dc_tensor *t) {
         dc_tensor *base = dc_empty(dc_tensor_dtype(t), nd, bshape);
         TU_NOTNULL(base);
         view = dc_transpose(base, nd - 2, nd - 1);
-        dc_release(base);
     } else {
         /* every other element of a buffer twice as long */
         int64_t len = nd == 1 ? 2 * sh[0] : 2;
         dc_tensor *base = dc_zeros(dc_tensor_dtype(t), 1, &len);
         TU_NOTNULL(base);
         view = dc_slice(base, 0, 0, len, 2);
-        dc_release(base);
-        if (nd == 0) {
-            dc_tensor *v0 = dc_reshape(view, 0, NULL);
-            dc_release(view);
-            view = v0;
-        }
+        if (nd == 0) view = dc_reshape(view, 0, NULL);
     }
     TU_NOTNULL(view);
     TU_OK(dc_copy_from(view, DC_F64, vals, (size_t)n * sizeof *vals));
     free(vals);
-    return view;
+    view = dc_retain(view);
+    dc_scope_end(s);
+    return dc_autorelease(view);
 }
 
 void tu_assert_shape(const dc_tensor *t, int ndim, const int64_t *shape) {

@@ -45,7 +45,9 @@ TCase *tu_tcase(const char *name);
         ck_assert_msg(dc_last_error()[0] != '\0', "%s set no message", #expr); \
     } while (0)
 
-/* Tensors from literal values (row-major). */
+/* Tensors from literal values (row-major). Like the library's own
+ * functions, these helpers return a reference owned by the innermost open
+ * scope, or by the caller when no scope is open. */
 dc_tensor *tu_f64(int ndim, const int64_t *shape, const double *values);
 dc_tensor *tu_f32(int ndim, const int64_t *shape, const double *values);
 dc_tensor *tu_i64(int ndim, const int64_t *shape, const int64_t *values);

@@ -155,6 +155,11 @@ DC_API dc_scope *dc_scope_begin(void);
 /* Drops the references the scope owns. Ending a scope that is not the
  * innermost one also ends the scopes opened inside it. NULL: DC_E_INVALID. */
 DC_API dc_status dc_scope_end(dc_scope *scope);
+/* Hands one of the caller's references to t to the innermost open scope
+ * of this thread (without an open scope the caller keeps it), so that a
+ * caller's own function can return tensors by the library's rule. Returns
+ * t, or NULL (DC_E_NOMEM) after releasing that reference. */
+DC_API dc_tensor *dc_autorelease(dc_tensor *t);
 
 /* ------------------------------------------------------------------ */
 /* Tensors: making                                                     */

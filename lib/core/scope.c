@@ -60,3 +60,12 @@ dc_status dc_scope_end(dc_scope *scope) {
     }
     return DC_OK;
 }
+
+dc_tensor *dc_autorelease(dc_tensor *t) {
+    if (!dc__is_tensor(t)) {
+        if (t) dc__fail(DC_E_INVALID, "dc_autorelease: not a live tensor");
+        else dc__null_input("dc_autorelease", "t");
+        return NULL;
+    }
+    return dc__publish(t);
+}

@@ -1,15 +1,284 @@
-/* Matrix products on the GEMM kernels. */
+/* Matrix products on the GEMM kernels.
+ *
+ * dc_matmul follows numpy.matmul: the last two axes of each operand are
+ * the matrices, the axes before them are batch axes that broadcast, and a
+ * 1-D operand is promoted to a matrix (a row on the left, a column on the
+ * right) whose added axis is dropped from the result.
+ *
+ * Operands go to GEMM in place whenever their matrices are row-major
+ * (unit column stride) or column-major (unit row stride, read as the
+ * transpose of a row-major matrix), so transposed views cost nothing. Any
+ * other layout is copied to a contiguous tensor first. */
 #include "../core/internal.h"
+#include "../kernels/kernels.h"
 #include "op_util.h"
 
-dc_tensor * dc_matmul(dc_tensor *a, dc_tensor *b) {
-    (void)a;
-    (void)b;
-    dc__fail(DC_E_UNSUPPORTED, "dc_matmul: STUB not written yet");
-    return NULL;
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+
+static const char *const FNAME = "dc_matmul";
+
+/* One operand as GEMM reads it: a stack of rows x cols matrices. */
+typedef struct mm_side {
+    const dc_tensor *t;                 /* the operand, or its contiguous copy */
+    int64_t rows, cols;                 /* after promoting a 1-D operand */
+    int64_t srow, scol;                 /* element strides of the matrix axes */
+    int64_t bstrides[DC_MAX_DIMS];      /* per output batch axis; 0 when broadcast */
+    bool trans;                         /* stored column-major: GEMM transposes */
+    int64_t ld;                         /* GEMM's leading dimension */
+} mm_side;
+
+typedef struct mm_plan {
+    int nbatch;                         /* output batch axes */
+    int64_t bshape[DC_MAX_DIMS];
+    int64_t m, n, k;
+    int out_ndim;
+    int64_t out_shape[DC_MAX_DIMS];
+    mm_side a, b;
+} mm_plan;
+
+/* "(2, 3, 4)" into buf. */
+static const char *shape_str(const dc_tensor *t, char *buf, size_t size) {
+    size_t len = (size_t)snprintf(buf, size, "(");
+    for (int i = 0; i < t->ndim && len < size; i++)
+        len += (size_t)snprintf(buf + len, size - len, i ? ", %lld" : "%lld",
+                                (long long)t->shape[i]);
+    if (len < size) snprintf(buf + len, size - len, t->ndim == 1 ? ",)" : ")");
+    return buf;
 }
 
+static void fail_shapes(const dc_tensor *a, const dc_tensor *b, const char *what) {
+    char sa[160], sb[160];
+    dc__fail(DC_E_SHAPE, "%s: %s: a is %s, b is %s", FNAME, what, shape_str(a, sa, sizeof sa),
+             shape_str(b, sb, sizeof sb));
+}
+
+/* The matrix view of side->t: a 1-D left operand is one row, a 1-D right
+ * operand one column (the unused stride of the size-1 axis is arbitrary). */
+static void read_matrix(mm_side *s, bool left) {
+    const dc_tensor *t = s->t;
+    if (t->ndim == 1) {
+        int64_t len = t->shape[0], stride = t->strides[0];
+        s->rows = left ? 1 : len;
+        s->cols = left ? len : 1;
+        s->srow = left ? 0 : stride;
+        s->scol = left ? stride : 0;
+        return;
+    }
+    s->rows = t->shape[t->ndim - 2];
+    s->cols = t->shape[t->ndim - 1];
+    s->srow = t->strides[t->ndim - 2];
+    s->scol = t->strides[t->ndim - 1];
+}
+
+/* Chooses how GEMM reads a non-empty matrix in place: row-major with
+ * ld = row stride, or column-major (the transpose of a row-major matrix)
+ * with ld = column stride. BLAS wants ld >= the stored row length, so
+ * overlapping rows (stride 0 from a broadcast) need a copy; strides of
+ * size-1 axes never matter. False when no in-place layout fits. */
+static bool choose_layout(mm_side *s) {
+    int64_t r = s->rows, c = s->cols;
+    if ((c == 1 || s->scol == 1) && (r == 1 || (s->srow >= c && s->srow <= INT_MAX))) {
+        s->trans = false;
+        s->ld = r == 1 ? c : s->srow;
+        return true;
+    }
+    if ((r == 1 || s->srow == 1) && (c == 1 || (s->scol >= r && s->scol <= INT_MAX))) {
+        s->trans = true;
+        s->ld = c == 1 ? r : s->scol;
+        return true;
+    }
+    return false;
+}
+
+/* Broadcasts the batch axes of a and b into p (NumPy rules, aligned from
+ * the right). False (DC_E_SHAPE) when they do not broadcast. */
+static bool broadcast_batch(const dc_tensor *a, const dc_tensor *b, mm_plan *p) {
+    int na = a->ndim > 2 ? a->ndim - 2 : 0, nb = b->ndim > 2 ? b->ndim - 2 : 0;
+    p->nbatch = na > nb ? na : nb;
+    for (int i = 0; i < p->nbatch; i++) {
+        int ia = i - (p->nbatch - na), ib = i - (p->nbatch - nb);
+        int64_t sa = ia >= 0 ? a->shape[ia] : 1, sb = ib >= 0 ? b->shape[ib] : 1;
+        if (sa != sb && sa != 1 && sb != 1) {
+            fail_shapes(a, b, "the batch axes do not broadcast");
+            return false;
+        }
+        p->bshape[i] = sa == 1 ? sb : sa;
+    }
+    return true;
+}
+
+/* Batch strides of side s along the output batch axes (0 where s lacks
+ * the axis or broadcasts a size-1 axis). */
+static void batch_strides(mm_side *s, const mm_plan *p) {
+    const dc_tensor *t = s->t;
+    int nt = t->ndim > 2 ? t->ndim - 2 : 0;
+    for (int i = 0; i < p->nbatch; i++) {
+        int j = i - (p->nbatch - nt);
+        s->bstrides[i] = (j < 0 || t->shape[j] == 1) ? 0 : t->strides[j];
+    }
+}
+
+/* Validates shapes and fills the output shape and the sizes of p. */
+static bool plan_shapes(const dc_tensor *a, const dc_tensor *b, mm_plan *p) {
+    if (a->ndim < 1 || b->ndim < 1) {
+        fail_shapes(a, b, "both operands need at least one axis");
+        return false;
+    }
+    p->a.t = a;
+    p->b.t = b;
+    read_matrix(&p->a, true);
+    read_matrix(&p->b, false);
+    if (p->a.cols != p->b.rows) {
+        fail_shapes(a, b, "the inner sizes differ");
+        return false;
+    }
+    if (!broadcast_batch(a, b, p)) return false;
+    p->m = p->a.rows;
+    p->k = p->a.cols;
+    p->n = p->b.cols;
+    p->out_ndim = p->nbatch;
+    memcpy(p->out_shape, p->bshape, (size_t)p->nbatch * sizeof *p->bshape);
+    if (a->ndim > 1) p->out_shape[p->out_ndim++] = p->m;
+    if (b->ndim > 1) p->out_shape[p->out_ndim++] = p->n;
+    return true;
+}
+
+/* Makes side s readable by GEMM in place, copying its tensor when its
+ * layout does not allow that. *copy gets the copy (or stays NULL). */
+static bool prepare_side(mm_side *s, bool left, const mm_plan *p, dc_tensor **copy) {
+    if (!choose_layout(s)) {
+        *copy = dc__copy_contiguous(s->t);
+        if (!*copy) return false;
+        s->t = *copy;
+        read_matrix(s, left);
+        if (!choose_layout(s)) {   /* cannot happen for contiguous data */
+            dc__fail(DC_E_INTERNAL, "%s: no GEMM layout for a contiguous operand", FNAME);
+            return false;
+        }
+    }
+    batch_strides(s, p);
+    return true;
+}
+
+/* How many trailing batch axes fold into the rows of one GEMM: those
+ * along which b does not move and a's matrices follow one another
+ * (a (B, M, K) row-major a times a 2-D b is one (B*M, K) GEMM). Sets
+ * *rows to the folded row count; may widen a's ld when a is one row. */
+static int fold_batch(mm_plan *p, int64_t *rows) {
+    int keep = p->nbatch;
+    int64_t r = p->m;
+    while (keep > 0 && !p->a.trans) {
+        int i = keep - 1;
+        int64_t size = p->bshape[i], sa = p->a.bstrides[i];
+        if (size != 1) {
+            if (p->b.bstrides[i] != 0) break;
+            /* a single row may be read with any ld >= K: take the stride */
+            if (r == 1 && sa >= p->k && sa <= INT_MAX) p->a.ld = sa;
+            if (sa != r * p->a.ld) break;
+        }
+        r *= size;
+        keep--;
+    }
+    *rows = r;
+    return keep;
+}
+
+/* out (contiguous) = a @ b for every batch index, per the plan. */
+static dc_status run_gemms(mm_plan *p, dc_tensor *out) {
+    int64_t rows;
+    int outer = fold_batch(p, &rows);
+    size_t es = dc_dtype_size(out->dtype);
+    const char *ad = dc__tensor_data(p->a.t), *bd = dc__tensor_data(p->b.t);
+    char *cd = dc__tensor_data(out);
+    int64_t out_bstrides[DC_MAX_DIMS];
+    int64_t step = p->m * p->n;
+    for (int i = p->nbatch - 1; i >= 0; i--) {
+        out_bstrides[i] = step;
+        step *= p->bshape[i];
+    }
+    int64_t idx[DC_MAX_DIMS] = {0};
+    for (;;) {
+        int64_t oa = 0, ob = 0, oc = 0;
+        for (int i = 0; i < outer; i++) {
+            oa += idx[i] * p->a.bstrides[i];
+            ob += idx[i] * p->b.bstrides[i];
+            oc += idx[i] * out_bstrides[i];
+        }
+        dc_status st = dc__gemm(out->dtype, p->a.trans, p->b.trans, rows, p->n, p->k, 1.0,
+                                ad + oa * (int64_t)es, p->a.ld, bd + ob * (int64_t)es,
+                                p->b.ld, 0.0, cd + oc * (int64_t)es, p->n);
+        if (st != DC_OK) return st;
+        int d = outer - 1;
+        while (d >= 0 && ++idx[d] == p->bshape[d]) idx[d--] = 0;
+        if (d < 0) return DC_OK;
+    }
+}
+
+/* Fills out; nothing to do when it is empty or K is 0 (out is zeroed). */
+static dc_status compute(mm_plan *p, dc_tensor *out) {
+    if (out->numel == 0 || p->k == 0) return DC_OK;
+    dc_tensor *copy_a = NULL, *copy_b = NULL;
+    dc_status st = DC_OK;
+    if (!prepare_side(&p->a, true, p, &copy_a) || !prepare_side(&p->b, false, p, &copy_b))
+        st = dc_last_status();
+    else
+        st = run_gemms(p, out);
+    dc_release(copy_a);
+    dc_release(copy_b);
+    return st;
+}
+
+/* a: (..., M, K), b: (..., K, N) -> (..., M, N), batch axes broadcast;
+ * a 1-D a is (1, K), a 1-D b is (K, 1), the added axis removed. */
+dc_tensor *dc_matmul(dc_tensor *a, dc_tensor *b) {
+    DC_CHECK_TENSOR_OR_NULL(a, FNAME, "a");
+    DC_CHECK_TENSOR_OR_NULL(b, FNAME, "b");
+    if (!dc__require_float(a, FNAME) || !dc__require_float(b, FNAME) ||
+        !dc__require_same_dtype(a, b, FNAME))
+        return NULL;
+    mm_plan p;
+    if (!plan_shapes(a, b, &p)) return NULL;
+    dc_tensor *out = dc__tensor_new(a->dtype, p.out_ndim, p.out_shape, p.k == 0);
+    if (!out) return NULL;
+    if (compute(&p, out) != DC_OK) {
+        dc_release(out);
+        return NULL;
+    }
+    dc_tensor *inputs[2] = {a, b};
+    dc_node *node;
+    out = dc__record_or_drop(out, DC_OP_MATMUL, inputs, 2, &node);
+    return dc__publish(out);
+}
+
+/* gout: (..., M, N) -> ga = gout @ b^T summed to a's (..., M, K),
+ * gb = a^T @ gout summed to b's (..., K, N). 1-D operands get their
+ * promoted axis back (and gout the matching one) for the products, and
+ * lose it again after. The transposes are views: GEMM reads them with
+ * its transpose flag. */
 dc_status dc__matmul_backward(dc_node *node, dc_tensor *out, dc_tensor *gout, dc_tensor **gin) {
-    (void)node; (void)out; (void)gout; (void)gin;
-    return dc__fail(DC_E_UNSUPPORTED, "dc__matmul_backward: STUB not written yet");
+    (void)out;
+    dc_tensor *a = node->inputs[0], *b = node->inputs[1];
+    bool a_vec = a->ndim == 1, b_vec = b->ndim == 1;
+    dc_tensor *a2 = a_vec ? dc_unsqueeze(a, 0) : a;
+    dc_tensor *b2 = b_vec ? dc_unsqueeze(b, 1) : b;
+    dc_tensor *g = gout;
+    if (a_vec && g) g = dc_unsqueeze(g, g->ndim - (b_vec ? 0 : 1));
+    if (b_vec && g) g = dc_unsqueeze(g, g->ndim);
+    if (!a2 || !b2 || !g) return dc_last_status();
+    dc_status st = DC_OK;
+    if (a->requires_grad) {
+        dc_tensor *ga = dc_matmul(g, dc_transpose(b2, -1, -2));
+        ga = dc__sum_to_shape(ga, a2->ndim, a2->shape);
+        if (a_vec) ga = dc_squeeze(ga, 0);
+        st = dc__set_grad(gin, 0, ga);
+    }
+    if (st == DC_OK && b->requires_grad) {
+        dc_tensor *gb = dc_matmul(dc_transpose(a2, -1, -2), g);
+        gb = dc__sum_to_shape(gb, b2->ndim, b2->shape);
+        if (b_vec) gb = dc_squeeze(gb, 1);
+        st = dc__set_grad(gin, 1, gb);
+    }
+    return st;
 }
