@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Exported (dynamic, defined) symbols of the shared library must be exactly
-# the functions declared DC_API in the public header.
+# the functions declared DC_API in the public headers (the directory of
+# the header given).
 set -euo pipefail
 lib=$1 header=$2
 exported=$(nm -D --defined-only "$lib" | awk '$2 ~ /^[TDBRVW]$/ {print $3}' | sed 's/@.*//' | sort -u)
-declared=$(grep -oE 'DC_API[^;(]*[ *]dc_[a-z0-9_]+\(' "$header" | grep -oE 'dc_[a-z0-9_]+\($' | tr -d '(' | sort -u)
+declared=$(cat "$(dirname "$header")"/*.h | grep -oE 'DC_API[^;(]*[ *]dc_[a-z0-9_]+\(' | grep -oE 'dc_[a-z0-9_]+\($' | tr -d '(' | sort -u)
 status=0
 extra=$(comm -23 <(echo "$exported") <(echo "$declared"))
 missing=$(comm -13 <(echo "$exported") <(echo "$declared"))

@@ -38,5 +38,7 @@ extern const gc_case gc_cases_reduce[];
 extern const gc_case gc_cases_views[];
 extern const gc_case gc_cases_matmul[];
 extern const gc_case gc_cases_custom[];
+extern const gc_case gc_cases_conv[];
+extern const gc_case gc_cases_nn[];
 
 #endif

@@ -10,6 +10,7 @@
 
 static const gc_case *const tables[] = {
     gc_cases_elementwise, gc_cases_reduce, gc_cases_views, gc_cases_matmul, gc_cases_custom,
+    gc_cases_conv,        gc_cases_nn,
 };
 
 static int count_cases(void) {

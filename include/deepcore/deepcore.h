@@ -415,4 +415,9 @@ DC_API dc_tensor *dc_custom_op(const char *name, dc_tensor *const *inputs,
 }
 #endif
 
+/* Layers, losses and optimizers; files, data and metrics. */
+#include "deepcore/nn.h"
+#include "deepcore/optim.h"
+#include "deepcore/data.h"
+
 #endif /* DEEPCORE_DEEPCORE_H */

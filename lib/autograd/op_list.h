@@ -50,7 +50,11 @@
     X(DC_OP_INDEX_SELECT, "index_select", dc__index_select_backward) \
     X(DC_OP_GATHER, "gather", dc__gather_backward)              \
     X(DC_OP_CAST, "cast", dc__cast_backward)                    \
-    X(DC_OP_CUSTOM, "custom", dc__custom_backward)
+    X(DC_OP_CUSTOM, "custom", dc__custom_backward)              \
+    X(DC_OP_CONV2D, "conv2d", dc__conv2d_backward)              \
+    X(DC_OP_MAX_POOL2D, "max_pool2d", dc__max_pool2d_backward)  \
+    X(DC_OP_AVG_POOL2D, "avg_pool2d", dc__avg_pool2d_backward)  \
+    X(DC_OP_ADAPTIVE_AVG_POOL2D, "adaptive_avg_pool2d", dc__adaptive_avg_pool2d_backward)
 
 #define DC_DECLARE_BACKWARD(id, name, fn)                                  \
     dc_status fn(dc_node *node, dc_tensor *out, dc_tensor *gout, dc_tensor **gin);

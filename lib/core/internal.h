@@ -271,7 +271,12 @@ typedef enum dc_op_id {
     DC_OP_CAST = 98,
     /* caller-defined (lib/autograd/custom.c) */
     DC_OP_CUSTOM = 120,
-    DC_OP_ID_LIMIT = 128      /* table size; not an op */
+    /* neural-network ops (lib/ops/conv.c, pool.c) */
+    DC_OP_CONV2D = 130,       /* conv1d runs as a conv2d of height 1 */
+    DC_OP_MAX_POOL2D = 131,
+    DC_OP_AVG_POOL2D = 132,
+    DC_OP_ADAPTIVE_AVG_POOL2D = 133,
+    DC_OP_ID_LIMIT = 256      /* table size; not an op */
 } dc_op_id;
 
 /* How an op's backward is called: out is the tensor the node belongs to,
