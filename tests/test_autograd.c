@@ -7,6 +7,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 
+/* A leaf requiring grad; owned by the open scope, if any (as tu_f64). */
 static dc_tensor *leaf(int64_t n, const double *v) {
     dc_tensor *t = tu_f64(1, &n, v);
     TU_OK(dc_set_requires_grad(t, 1));
@@ -84,8 +85,7 @@ START_TEST(grad_of_non_leaf_or_untracked_is_an_error) {
     TU_NULL_WITH(dc_grad(plain), DC_E_STATE);
     TU_NULL_WITH(dc_grad(NULL), DC_E_INVALID);
     TU_FAILS(dc_backward(plain, NULL, 0), DC_E_STATE);
-    dc_scope_end(s);
-    dc_release(x);
+    dc_scope_end(s);   /* x, made in the scope, goes with it */
 }
 END_TEST
 
@@ -105,8 +105,7 @@ START_TEST(backward_of_non_scalar_needs_grad_output) {
     const double want[2] = {2, 40};
     tu_assert_values(g, want, 2, 0, 0);
     TU_FAILS(dc_backward(NULL, NULL, 0), DC_E_INVALID);
-    dc_scope_end(s);
-    dc_release(x);
+    dc_scope_end(s);   /* x, made in the scope, goes with it */
 }
 END_TEST
 
@@ -124,8 +123,7 @@ START_TEST(backward_twice_needs_retain_graph) {
     /* a tensor built on the freed history cannot go back through it */
     dc_tensor *z = dc_mul_scalar(y, 2);
     TU_FAILS(dc_backward(z, NULL, 0), DC_E_STATE);
-    dc_scope_end(s);
-    dc_release(x);
+    dc_scope_end(s);   /* x, made in the scope, goes with it */
 }
 END_TEST
 
@@ -137,8 +135,7 @@ START_TEST(in_place_change_of_a_saved_tensor_is_caught) {
     dc_tensor *y = dc_sum(dc_mul(x, w), NULL, 0, 0);
     TU_OK(dc_fill(w, 7));   /* w was saved for x's gradient */
     TU_FAILS(dc_backward(y, NULL, 0), DC_E_STATE);
-    dc_scope_end(s);
-    dc_release(x);
+    dc_scope_end(s);   /* x, made in the scope, goes with it */
 }
 END_TEST
 
@@ -157,8 +154,7 @@ START_TEST(no_grad_mode_nests) {
     dc_set_grad_enabled(outer);
     ck_assert_int_eq(dc_is_grad_enabled(), 1);
     ck_assert_int_eq(dc_requires_grad(dc_mul(x, x)), 1);
-    dc_scope_end(s);
-    dc_release(x);
+    dc_scope_end(s);   /* x, made in the scope, goes with it */
 }
 END_TEST
 
@@ -193,8 +189,7 @@ START_TEST(detach_shares_data_without_history) {
     const double want[2] = {3, 6};
     tu_assert_values(dc_grad(x), want, 2, 0, 0);
     TU_NULL_WITH(dc_detach(NULL), DC_E_INVALID);
-    dc_scope_end(s);
-    dc_release(x);
+    dc_scope_end(s);   /* x, made in the scope, goes with it */
 }
 END_TEST
 
@@ -209,8 +204,7 @@ START_TEST(diamond_graph_sums_both_paths) {
     TU_OK(dc_backward(y, NULL, 0));
     const double want[2] = {8, -6};
     tu_assert_values(dc_grad(x), want, 2, 1e-12, 0);
-    dc_scope_end(s);
-    dc_release(x);
+    dc_scope_end(s);   /* x, made in the scope, goes with it */
 }
 END_TEST
 
