@@ -146,6 +146,48 @@ void *tu_read_fixture(const char *name, size_t expect_bytes) {
     return buf;
 }
 
+typedef struct {
+    long calls, fail_at, live;
+} fail_ctx;
+
+static void *fail_malloc(size_t n, void *c) {
+    fail_ctx *a = c;
+    if (++a->calls == a->fail_at) return NULL;
+    a->live++;
+    return malloc(n);
+}
+
+static void *fail_realloc(void *p, size_t n, void *c) {
+    fail_ctx *a = c;
+    if (++a->calls == a->fail_at) return NULL;
+    return realloc(p, n);
+}
+
+static void fail_free(void *p, void *c) {
+    ((fail_ctx *)c)->live--;
+    free(p);
+}
+
+long tu_fail_each_allocation(bool (*body)(void *arg), void *arg, long max_runs) {
+    for (long n = 1;; n++) {
+        fail_ctx ctx = {0, n, 0};
+        TU_OK(dc_set_allocator(fail_malloc, fail_realloc, fail_free, &ctx));
+        dc_scope *s = dc_scope_begin();
+        bool ok = s && body(arg);
+        if (s) dc_scope_end(s);
+        dc_status st = dc_last_status();
+        long live = ctx.live;
+        TU_OK(dc_set_allocator(NULL, NULL, NULL, NULL));
+        if (!ok)
+            ck_assert_msg(st == DC_E_NOMEM, "failing allocation %ld gave %s, not out of memory",
+                          n, dc_status_str(st));
+        ck_assert_msg(live == 0, "failing allocation %ld leaked %ld blocks", n, live);
+        if (ok) return n;
+        ck_assert_msg(n < max_runs, "still failing after %ld allocations", n);
+        dc_clear_error();
+    }
+}
+
 int tu_run(Suite *s) {
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

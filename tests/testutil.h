@@ -68,6 +68,13 @@ void tu_assert_close(const dc_tensor *got, const dc_tensor *want, double atol,
  * malloc'd buffer; ck_asserts it exists and has the expected size. */
 void *tu_read_fixture(const char *name, size_t expect_bytes);
 
+/* Allocation-failure injection: runs body(arg) inside a scope with the
+ * library's N-th allocation failing, for N = 1, 2, ... until body
+ * succeeds (returns true). Asserts that every failing run reports
+ * DC_E_NOMEM and leaves no library allocation alive. Returns the number of
+ * runs (the allocations a successful run makes, plus one). */
+long tu_fail_each_allocation(bool (*body)(void *arg), void *arg, long max_runs);
+
 /* Runs the suite and returns the number of failures (for main). */
 int tu_run(Suite *s);
 
