@@ -419,5 +419,6 @@ DC_API dc_tensor *dc_custom_op(const char *name, dc_tensor *const *inputs,
 #include "deepcore/nn.h"
 #include "deepcore/optim.h"
 #include "deepcore/data.h"
+#include "deepcore/zoo.h"
 
 #endif /* DEEPCORE_DEEPCORE_H */
