@@ -64,6 +64,8 @@ DC_API dc_status dc_optim_zero_grad(dc_optim *opt);
  * once. Returns new references to the live state: writing one (or calling
  * dc_optim_state_load) restores it. */
 DC_API int64_t dc_optim_state_count(const dc_optim *opt);
+/* The name stays valid until the next dc_optim_step, dc_optim_state_load
+ * or dc_optim_add_group (copy it to keep it). */
 DC_API const char *dc_optim_state_name(const dc_optim *opt, int64_t i);
 DC_API dc_tensor *dc_optim_state_tensor(dc_optim *opt, int64_t i);
 /* Sets the state entry of that name from t (same shape), creating it when
