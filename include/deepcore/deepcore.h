@@ -97,6 +97,30 @@ DC_API dc_status dc_set_allocator(dc_malloc_fn malloc_fn,
 DC_API int64_t dc_live_allocations(void);
 
 /* ------------------------------------------------------------------ */
+/* Threads and kernels (process-wide settings)                         */
+/* ------------------------------------------------------------------ */
+
+/* Threads the library's own pool uses for large ops (GEMM, convolution,
+ * big elementwise ops); 0 means one per core. The BLAS library is kept to
+ * one thread so the two never oversubscribe the cores. Set it while no
+ * op is running. */
+DC_API dc_status dc_set_num_threads(int n);
+DC_API int dc_get_num_threads(void);
+
+typedef enum dc_gemm_backend {
+    DC_GEMM_AUTO = 0,     /* per call: the faster of ours and cblas */
+    DC_GEMM_OWN = 1,      /* libdeepcore's packed SIMD kernels */
+    DC_GEMM_CBLAS = 2     /* the cblas the library was built with */
+} dc_gemm_backend;
+/* Chooses the matrix-product backend (the environment variable
+ * DC_GEMM_BACKEND=auto|own|cblas sets the initial choice). */
+DC_API dc_status dc_set_gemm_backend(dc_gemm_backend backend);
+DC_API dc_gemm_backend dc_get_gemm_backend(void);
+/* One line on the kernels in use, e.g. "own: avx512 (16x...); cblas:
+ * OpenBLAS 0.3.21 core Prescott". Valid until the next call. */
+DC_API const char *dc_kernel_info(void);
+
+/* ------------------------------------------------------------------ */
 /* Data types                                                          */
 /* ------------------------------------------------------------------ */
 

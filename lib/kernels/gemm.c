@@ -28,3 +28,12 @@ dc_status dc__gemm(dc_dtype dtype, bool trans_a, bool trans_b, int64_t m, int64_
         return dc__fail(DC_E_DTYPE, "matmul: dtype %s is not supported", dc_dtype_name(dtype));
     return DC_OK;
 }
+
+dc_status dc_set_gemm_backend(dc_gemm_backend backend) {
+    (void)backend;
+    return dc__fail(DC_E_UNSUPPORTED, "%s: STUB not written yet", __func__);
+}
+
+dc_gemm_backend dc_get_gemm_backend(void) { return DC_GEMM_CBLAS; }
+
+const char *dc_kernel_info(void) { return "cblas (STUB)"; }
