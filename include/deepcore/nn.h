@@ -62,7 +62,8 @@ DC_API dc_tensor *dc_layer_norm(dc_tensor *x, int normalized_ndim,
                                 dc_tensor *weight, dc_tensor *bias,
                                 double eps);
 /* Zeroes each element with probability p and scales the rest by 1/(1-p)
- * when training; identity otherwise. rng NULL: the thread's generator. */
+ * when training; identity otherwise (a new reference to x). p == 1 gives
+ * x * 0. rng NULL: the thread's generator. */
 DC_API dc_tensor *dc_dropout(dc_tensor *x, double p, int training,
                              dc_rng *rng);
 /* Rows of weight (num, dim) picked by indices (any shape, i32/i64):
@@ -72,7 +73,9 @@ DC_API dc_tensor *dc_embedding(dc_tensor *weight, const dc_tensor *indices);
 /* softmax(q k^T * scale + mask) v over (..., L, E) and (..., S, E) inputs.
  * mask: NULL, or a DC_BOOL tensor broadcastable to (..., L, S) where 0
  * masks a position out, or a floating tensor added to the scores. causal:
- * position i sees only j <= i. scale <= 0 means 1/sqrt(E). */
+ * position i sees only j <= i (top-left aligned when L != S). scale <= 0
+ * means 1/sqrt(E). A row with every position masked gives NaN, as in
+ * PyTorch. */
 DC_API dc_tensor *dc_scaled_dot_product_attention(dc_tensor *q, dc_tensor *k,
                                                   dc_tensor *v,
                                                   dc_tensor *mask,
