@@ -205,7 +205,10 @@ typedef enum dc_rnn_kind {
  * bias_hh_l0, ... as PyTorch. Input (B, T, I) when batch_first, else
  * (T, B, I). dc_module_forward returns the output sequence with zero
  * initial states; dc_rnn_forward also takes and returns the states (h:
- * (layers, B, H); c only for LSTM; NULL initial states mean zeros). */
+ * (layers, B, H); c only for LSTM; NULL initial states mean zeros). c0
+ * is ignored for RNN/GRU and *c_n is set to NULL; out, h_n and c_n may be
+ * NULL for results not wanted; h0 and c0 may be given independently (a
+ * missing one is zeros). */
 DC_API dc_module *dc_rnn_new(dc_rnn_kind kind, int64_t input_size,
                              int64_t hidden_size, int64_t num_layers,
                              int bias, int batch_first, dc_rng *rng);
@@ -216,7 +219,12 @@ DC_API dc_status dc_rnn_forward(dc_module *rnn, dc_tensor *x, dc_tensor *h0,
 /* Multi-head self/cross attention with a fused in-projection (in_proj_weight
  * (3E, E), in_proj_bias, out_proj.weight, out_proj.bias as PyTorch's
  * nn.MultiheadAttention), batch-first (B, L, E). dc_module_forward is self
- * attention without a mask. */
+ * attention without a mask. mask: NULL, or broadcastable to (B, heads, L,
+ * S): DC_BOOL where true (1) = attend and false masks out — the opposite
+ * of nn.MultiheadAttention's bool attn_mask, where True masks — or a
+ * tensor of q's dtype added to the scores. causal: query i attends to keys
+ * j <= i (top-left aligned when L != S). Returns only the output
+ * (B, L, E), no attention weights. */
 DC_API dc_module *dc_multihead_attention_new(int64_t embed_dim,
                                              int64_t num_heads, int bias,
                                              dc_rng *rng);

@@ -2,6 +2,7 @@
 #include "internal.h"
 
 #include <math.h>
+#include <string.h>
 
 size_t dc_dtype_size(dc_dtype dtype) {
     switch (dtype) {
@@ -102,7 +103,9 @@ static void store_int(void *base, dc_dtype dtype, int64_t i, int64_t v) {
 
 void dc__convert(void *dst, dc_dtype dt, int64_t ds, const void *src,
                  dc_dtype st, int64_t ss, int64_t n) {
-    if (dt == DC_F32 && st == DC_F32) {
+    if (dt == st && ds == 1 && ss == 1) {   /* a plain copy of a row */
+        memcpy(dst, src, (size_t)n * dc_dtype_size(dt));
+    } else if (dt == DC_F32 && st == DC_F32) {
         float *d = dst; const float *s = src;
         for (int64_t i = 0; i < n; i++) d[i * ds] = s[i * ss];
     } else if (dt == DC_F64 && st == DC_F64) {
