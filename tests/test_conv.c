@@ -1,10 +1,568 @@
+/* Convolutions and pooling against PyTorch 1.13: forward values and the
+ * gradients of sum(out * gout) for every case of the tables below (the
+ * same tables, in the same order, as tests/fixtures/gen_conv.py, which
+ * wrote the conv_*.f64 fixtures), in f64 and f32, with contiguous and
+ * non-contiguous inputs. Then hand-checked corner cases (ties, padding
+ * that never wins, empty batches, partial requires_grad) and bad input
+ * for every function. */
 #include "testutil.h"
-START_TEST(placeholder) { ck_abort_msg("suite conv not written yet"); }
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define SH(...) ((const int64_t[]){__VA_ARGS__})
+
+static const dc_dtype dtypes[] = {DC_F64, DC_F32};
+
+static double atol_of(dc_dtype dt) { return dt == DC_F64 ? 1e-10 : 1e-5; }
+static double rtol_of(dc_dtype dt) { return dt == DC_F64 ? 1e-10 : 1e-5; }
+
+static int64_t numel_of(int nd, const int64_t *shape) {
+    int64_t n = 1;
+    for (int i = 0; i < nd; i++) n *= shape[i];
+    return n;
+}
+
+/* A leaf of dtype with the given values, optionally with strided storage,
+ * optionally requiring grad. Owned by the innermost scope. */
+static dc_tensor *leaf(dc_dtype dt, int nd, const int64_t *shape, const double *v,
+                       int noncontig, int requires_grad) {
+    dc_tensor *t = dt == DC_F64 ? tu_f64(nd, shape, v) : tu_f32(nd, shape, v);
+    TU_NOTNULL(t);
+    if (noncontig) t = tu_noncontig(t);
+    if (requires_grad) TU_OK(dc_set_requires_grad(t, 1));
+    return t;
+}
+
+/* The gradient of t compared with want. */
+static void assert_grad(dc_tensor *t, const double *want, dc_dtype dt) {
+    dc_tensor *g = dc_grad(t);
+    TU_NOTNULL(g);
+    ck_assert_int_eq(dc_tensor_dtype(g), dt);
+    tu_assert_shape(g, dc_ndim(t), dc_shape(t));
+    tu_assert_values(g, want, dc_numel(t), atol_of(dt), rtol_of(dt));
+}
+
+/* ---------------------------------------------------------------- */
+/* Convolutions vs PyTorch                                           */
+/* ---------------------------------------------------------------- */
+
+typedef struct conv_case {
+    const char *name;
+    int nd;                 /* 4: conv2d, 3: conv1d (uses entry 0 of the pairs) */
+    int64_t x[4], w[4];
+    int bias;
+    int64_t stride[2], pad[2], dil[2], groups;
+} conv_case;
+
+static const conv_case conv_cases[] = {
+    {"basic", 4, {2, 3, 5, 6}, {4, 3, 3, 3}, 1, {1, 1}, {0, 0}, {1, 1}, 1},
+    {"stride2_pad1", 4, {2, 3, 7, 6}, {4, 3, 3, 3}, 1, {2, 2}, {1, 1}, {1, 1}, 1},
+    {"dilation2", 4, {1, 2, 7, 7}, {2, 2, 3, 3}, 1, {1, 1}, {2, 2}, {2, 2}, 1},
+    {"mixed", 4, {1, 2, 7, 9}, {3, 2, 3, 2}, 1, {2, 1}, {1, 2}, {2, 3}, 1},
+    {"groups2", 4, {2, 4, 5, 5}, {6, 2, 3, 3}, 1, {1, 1}, {1, 1}, {1, 1}, 2},
+    {"depthwise", 4, {1, 3, 5, 4}, {6, 1, 3, 3}, 1, {1, 2}, {1, 1}, {1, 1}, 3},
+    {"k1x1_nobias", 4, {2, 5, 4, 3}, {3, 5, 1, 1}, 0, {1, 1}, {0, 0}, {1, 1}, 1},
+    {"rect_nobias", 4, {1, 3, 6, 5}, {2, 3, 2, 4}, 0, {2, 1}, {0, 1}, {1, 1}, 1},
+    {"c1d", 3, {2, 3, 10}, {4, 3, 3}, 1, {2}, {1}, {1}, 1},
+    {"c1d_groups_nobias", 3, {1, 4, 9}, {4, 2, 2}, 0, {1}, {2}, {3}, 2},
+};
+#define N_CONV_CASES ((int)(sizeof conv_cases / sizeof *conv_cases))
+
+/* Output shape by PyTorch's formula, written out here. */
+static void conv_out_shape(const conv_case *c, int64_t *out) {
+    out[0] = c->x[0];
+    out[1] = c->w[0];
+    for (int a = 2; a < c->nd; a++) {
+        int k = a - 2;
+        out[a] = (c->x[a] + 2 * c->pad[k] - c->dil[k] * (c->w[a] - 1) - 1) / c->stride[k] + 1;
+    }
+}
+
+static dc_tensor *run_conv(const conv_case *c, dc_tensor *x, dc_tensor *w, dc_tensor *b) {
+    if (c->nd == 3)
+        return dc_conv1d(x, w, b, c->stride[0], c->pad[0], c->dil[0], c->groups);
+    return dc_conv2d(x, w, b, c->stride, c->pad, c->dil, c->groups);
+}
+
+static void check_conv(const conv_case *c, const double *v, dc_dtype dt, int noncontig) {
+    int64_t oshape[4];
+    conv_out_shape(c, oshape);
+    int64_t nx = numel_of(c->nd, c->x), nw = numel_of(c->nd, c->w);
+    int64_t nb = c->bias ? c->w[0] : 0, no = numel_of(c->nd, oshape);
+    const double *vx = v, *vw = vx + nx, *vb = vw + nw, *vgout = vb + nb;
+    const double *vout = vgout + no, *vgx = vout + no, *vgw = vgx + nx, *vgb = vgw + nw;
+
+    dc_scope *s = dc_scope_begin();
+    dc_tensor *x = leaf(dt, c->nd, c->x, vx, noncontig, 1);
+    ck_assert_int_eq(dc_is_contiguous(x), !noncontig);
+    dc_tensor *w = leaf(dt, c->nd, c->w, vw, noncontig, 1);
+    dc_tensor *b = c->bias ? leaf(dt, 1, SH(c->w[0]), vb, noncontig, 1) : NULL;
+    dc_tensor *y = run_conv(c, x, w, b);
+    TU_NOTNULL(y);
+    ck_assert_int_eq(dc_tensor_dtype(y), dt);
+    tu_assert_shape(y, c->nd, oshape);
+    tu_assert_values(y, vout, no, atol_of(dt), rtol_of(dt));
+    dc_tensor *gout = leaf(dt, c->nd, oshape, vgout, noncontig, 0);
+    TU_OK(dc_backward(y, gout, 0));
+    assert_grad(x, vgx, dt);
+    assert_grad(w, vgw, dt);
+    if (b) assert_grad(b, vgb, dt);
+    dc_scope_end(s);
+}
+
+START_TEST(conv_vs_torch) {
+    const conv_case *c = &conv_cases[_i];
+    int64_t oshape[4];
+    conv_out_shape(c, oshape);
+    int64_t nx = numel_of(c->nd, c->x), nw = numel_of(c->nd, c->w);
+    int64_t nb = c->bias ? c->w[0] : 0, no = numel_of(c->nd, oshape);
+    int64_t total = 2 * (nx + nw + nb + no);
+    char file[96];
+    snprintf(file, sizeof file, "conv_%s.f64", c->name);
+    double *v = tu_read_fixture(file, (size_t)total * sizeof(double));
+    for (size_t d = 0; d < sizeof dtypes / sizeof *dtypes; d++)
+        for (int nc = 0; nc <= 1; nc++) check_conv(c, v, dtypes[d], nc);
+    free(v);
+}
 END_TEST
+
+/* ---------------------------------------------------------------- */
+/* Pooling vs PyTorch                                                */
+/* ---------------------------------------------------------------- */
+
+enum { MAXP, AVGP, ADAP };
+
+typedef struct pool_case {
+    const char *name;
+    int kind;
+    int64_t x[4];
+    int64_t k[2];           /* kernel; adaptive: the output size */
+    int has_stride, has_pad;
+    int64_t stride[2], pad[2];
+    int count_include_pad;
+} pool_case;
+
+static const pool_case pool_cases[] = {
+    {"max_k2", MAXP, {2, 3, 6, 7}, {2, 2}, 0, 0, {0, 0}, {0, 0}, 0},
+    {"max_k3s2p1", MAXP, {1, 2, 7, 6}, {3, 3}, 1, 1, {2, 2}, {1, 1}, 0},
+    {"max_rect", MAXP, {2, 2, 5, 7}, {3, 2}, 1, 1, {2, 1}, {1, 0}, 0},
+    {"max_ties", MAXP, {1, 2, 6, 6}, {3, 3}, 1, 1, {1, 1}, {1, 1}, 0},
+    {"avg_k2", AVGP, {2, 3, 6, 7}, {2, 2}, 0, 0, {0, 0}, {0, 0}, 1},
+    {"avg_k3s2p1_incl", AVGP, {1, 2, 7, 6}, {3, 3}, 1, 1, {2, 2}, {1, 1}, 1},
+    {"avg_k3s2p1_excl", AVGP, {1, 2, 7, 6}, {3, 3}, 1, 1, {2, 2}, {1, 1}, 0},
+    {"avg_rect_excl", AVGP, {2, 2, 5, 7}, {3, 2}, 1, 1, {1, 2}, {1, 1}, 0},
+    {"ada_5x7_3x2", ADAP, {2, 3, 5, 7}, {3, 2}, 0, 0, {0, 0}, {0, 0}, 0},
+    {"ada_6x6_4x4", ADAP, {1, 2, 6, 6}, {4, 4}, 0, 0, {0, 0}, {0, 0}, 0},
+    {"ada_up_3x5_5x7", ADAP, {1, 2, 3, 5}, {5, 7}, 0, 0, {0, 0}, {0, 0}, 0},
+    {"ada_global", ADAP, {2, 3, 4, 5}, {1, 1}, 0, 0, {0, 0}, {0, 0}, 0},
+};
+#define N_POOL_CASES ((int)(sizeof pool_cases / sizeof *pool_cases))
+
+static void pool_out_shape(const pool_case *c, int64_t *out) {
+    out[0] = c->x[0];
+    out[1] = c->x[1];
+    for (int k = 0; k < 2; k++) {
+        if (c->kind == ADAP) {
+            out[2 + k] = c->k[k];
+            continue;
+        }
+        int64_t s = c->has_stride ? c->stride[k] : c->k[k];
+        int64_t p = c->has_pad ? c->pad[k] : 0;
+        out[2 + k] = (c->x[2 + k] + 2 * p - c->k[k]) / s + 1;
+    }
+}
+
+static dc_tensor *run_pool(const pool_case *c, dc_tensor *x) {
+    const int64_t *s = c->has_stride ? c->stride : NULL;
+    const int64_t *p = c->has_pad ? c->pad : NULL;
+    switch (c->kind) {
+    case MAXP: return dc_max_pool2d(x, c->k, s, p);
+    case AVGP: return dc_avg_pool2d(x, c->k, s, p, c->count_include_pad);
+    default: return dc_adaptive_avg_pool2d(x, c->k[0], c->k[1]);
+    }
+}
+
+static void check_pool(const pool_case *c, const double *v, dc_dtype dt, int noncontig) {
+    int64_t oshape[4];
+    pool_out_shape(c, oshape);
+    int64_t nx = numel_of(4, c->x), no = numel_of(4, oshape);
+    const double *vx = v, *vgout = vx + nx, *vout = vgout + no, *vgx = vout + no;
+    dc_scope *s = dc_scope_begin();
+    dc_tensor *x = leaf(dt, 4, c->x, vx, noncontig, 1);
+    ck_assert_int_eq(dc_is_contiguous(x), !noncontig);
+    dc_tensor *y = run_pool(c, x);
+    TU_NOTNULL(y);
+    ck_assert_int_eq(dc_tensor_dtype(y), dt);
+    tu_assert_shape(y, 4, oshape);
+    tu_assert_values(y, vout, no, atol_of(dt), rtol_of(dt));
+    TU_OK(dc_backward(y, leaf(dt, 4, oshape, vgout, noncontig, 0), 0));
+    assert_grad(x, vgx, dt);
+    dc_scope_end(s);
+}
+
+START_TEST(pool_vs_torch) {
+    const pool_case *c = &pool_cases[_i];
+    int64_t oshape[4];
+    pool_out_shape(c, oshape);
+    int64_t total = 2 * (numel_of(4, c->x) + numel_of(4, oshape));
+    char file[96];
+    snprintf(file, sizeof file, "conv_%s.f64", c->name);
+    double *v = tu_read_fixture(file, (size_t)total * sizeof(double));
+    for (size_t d = 0; d < sizeof dtypes / sizeof *dtypes; d++)
+        for (int nc = 0; nc <= 1; nc++) check_pool(c, v, dtypes[d], nc);
+    free(v);
+}
+END_TEST
+
+/* ---------------------------------------------------------------- */
+/* Hand-checked cases                                                */
+/* ---------------------------------------------------------------- */
+
+/* A 2x2 kernel of ones over a 3x3 ramp, by hand: sums of 2x2 blocks. */
+START_TEST(conv_by_hand) {
+    dc_scope *s = dc_scope_begin();
+    dc_tensor *x = tu_f64(4, SH(1, 1, 3, 3), (const double[]){1, 2, 3, 4, 5, 6, 7, 8, 9});
+    dc_tensor *w = dc_ones(DC_F64, 4, SH(1, 1, 2, 2));
+    dc_tensor *b = tu_f64(1, SH(1), (const double[]){0.5});
+    dc_tensor *y = dc_conv2d(x, w, b, NULL, NULL, NULL, 1);
+    tu_assert_shape(y, 4, SH(1, 1, 2, 2));
+    tu_assert_values(y, (const double[]){12.5, 16.5, 24.5, 28.5}, 4, 0, 0);
+    /* padding 1, stride 2: corners of the padded 5x5 */
+    y = dc_conv2d(x, w, NULL, SH(2, 2), SH(1, 1), NULL, 1);
+    tu_assert_shape(y, 4, SH(1, 1, 2, 2));
+    tu_assert_values(y, (const double[]){1, 5, 11, 28}, 4, 0, 0);
+    dc_scope_end(s);
+}
+END_TEST
+
+/* Only x, or only w, requires grad: the other gets none, and the one that
+ * does matches the full run. */
+START_TEST(conv_partial_grad) {
+    dc_scope *s = dc_scope_begin();
+    dc_tensor *x = dc_rand_uniform(NULL, DC_F64, 4, SH(2, 2, 4, 4), -1, 1);
+    dc_tensor *w = dc_rand_uniform(NULL, DC_F64, 4, SH(3, 2, 3, 3), -1, 1);
+    dc_tensor *b = dc_rand_uniform(NULL, DC_F64, 1, SH(3), -1, 1);
+    TU_OK(dc_set_requires_grad(x, 1));
+    TU_OK(dc_set_requires_grad(w, 1));
+    TU_OK(dc_set_requires_grad(b, 1));
+    TU_OK(dc_backward(dc_sum(dc_conv2d(x, w, b, NULL, NULL, NULL, 1), NULL, 0, 0), NULL, 0));
+    dc_tensor *gx = dc_grad(x), *gw = dc_grad(w), *gb = dc_grad(b);
+    TU_NOTNULL(gb);
+    /* each output position adds b once: 2 images x 2 x 2 positions */
+    tu_assert_values(gb, (const double[]){8, 8, 8}, 3, 1e-12, 0);
+    TU_OK(dc_zero_grad(x));
+    TU_OK(dc_zero_grad(w));
+    TU_OK(dc_set_requires_grad(w, 0));
+    TU_OK(dc_set_requires_grad(b, 0));
+    TU_OK(dc_backward(dc_sum(dc_conv2d(x, w, b, NULL, NULL, NULL, 1), NULL, 0, 0), NULL, 0));
+    tu_assert_close(dc_grad(x), gx, 1e-12, 1e-12);
+    TU_NULL_WITH(dc_grad(w), DC_E_STATE);
+    TU_OK(dc_zero_grad(x));
+    TU_OK(dc_set_requires_grad(x, 0));
+    TU_OK(dc_set_requires_grad(w, 1));
+    TU_OK(dc_backward(dc_sum(dc_conv2d(x, w, NULL, NULL, NULL, NULL, 1), NULL, 0, 0), NULL, 0));
+    tu_assert_close(dc_grad(w), gw, 1e-12, 1e-12);
+    TU_NULL_WITH(dc_grad(x), DC_E_STATE);
+    dc_scope_end(s);
+}
+END_TEST
+
+/* An empty batch gives an empty output and empty gradients. */
+START_TEST(conv_pool_empty_batch) {
+    dc_scope *s = dc_scope_begin();
+    dc_tensor *x = dc_zeros(DC_F32, 4, SH(0, 2, 5, 5));
+    dc_tensor *w = dc_ones(DC_F32, 4, SH(3, 2, 3, 3));
+    TU_OK(dc_set_requires_grad(x, 1));
+    TU_OK(dc_set_requires_grad(w, 1));
+    dc_tensor *y = dc_conv2d(x, w, NULL, NULL, SH(1, 1), NULL, 1);
+    tu_assert_shape(y, 4, SH(0, 3, 5, 5));
+    TU_OK(dc_backward(y, dc_zeros(DC_F32, 4, SH(0, 3, 5, 5)), 0));
+    tu_assert_shape(dc_grad(x), 4, SH(0, 2, 5, 5));
+    tu_assert_values(dc_grad(w), (const double[54]){0}, 54, 0, 0);
+    tu_assert_shape(dc_max_pool2d(x, SH(2, 2), NULL, NULL), 4, SH(0, 2, 2, 2));
+    tu_assert_shape(dc_avg_pool2d(x, SH(2, 2), NULL, NULL, 1), 4, SH(0, 2, 2, 2));
+    tu_assert_shape(dc_adaptive_avg_pool2d(x, 3, 1), 4, SH(0, 2, 3, 1));
+    dc_scope_end(s);
+}
+END_TEST
+
+/* conv1d is conv2d of height 1. */
+START_TEST(conv1d_matches_conv2d) {
+    dc_scope *s = dc_scope_begin();
+    dc_tensor *x = dc_rand_uniform(NULL, DC_F32, 3, SH(2, 4, 11), -1, 1);
+    dc_tensor *w = dc_rand_uniform(NULL, DC_F32, 3, SH(6, 2, 3), -1, 1);
+    dc_tensor *b = dc_rand_uniform(NULL, DC_F32, 1, SH(6), -1, 1);
+    dc_tensor *y1 = dc_conv1d(x, w, b, 2, 1, 2, 2);
+    dc_tensor *y2 = dc_conv2d(dc_unsqueeze(x, 2), dc_unsqueeze(w, 2), b, SH(1, 2), SH(0, 1),
+                              SH(1, 2), 2);
+    tu_assert_shape(y1, 3, SH(2, 6, 5));
+    tu_assert_close(y1, dc_squeeze(y2, 2), 0, 0);
+    dc_scope_end(s);
+}
+END_TEST
+
+/* Ties: the first maximum (in row-major window order) takes the gradient;
+ * overlapping windows add up. */
+START_TEST(max_pool_ties_first_wins) {
+    dc_scope *s = dc_scope_begin();
+    dc_tensor *x = dc_full(DC_F64, 4, SH(1, 1, 3, 3), 2.0);
+    TU_OK(dc_set_requires_grad(x, 1));
+    dc_tensor *y = dc_max_pool2d(x, SH(2, 2), SH(1, 1), NULL);
+    tu_assert_values(y, (const double[]){2, 2, 2, 2}, 4, 0, 0);
+    TU_OK(dc_backward(dc_sum(y, NULL, 0, 0), NULL, 0));
+    /* windows start at (0,0), (0,1), (1,0), (1,1): each picks its start */
+    tu_assert_values(dc_grad(x), (const double[]){1, 1, 0, 1, 1, 0, 0, 0, 0}, 9, 0, 0);
+    dc_scope_end(s);
+}
+END_TEST
+
+/* Padding never wins max pooling, even when every input is negative. */
+START_TEST(max_pool_padding_never_wins) {
+    dc_scope *s = dc_scope_begin();
+    dc_tensor *x = tu_f32(4, SH(1, 1, 2, 2), (const double[]){-4, -3, -2, -1});
+    TU_OK(dc_set_requires_grad(x, 1));
+    dc_tensor *y = dc_max_pool2d(x, SH(2, 2), SH(1, 1), SH(1, 1));
+    tu_assert_shape(y, 4, SH(1, 1, 3, 3));
+    tu_assert_values(y, (const double[]){-4, -3, -3, -2, -1, -1, -2, -1, -1}, 9, 0, 0);
+    TU_OK(dc_backward(dc_sum(y, NULL, 0, 0), NULL, 0));
+    tu_assert_values(dc_grad(x), (const double[]){1, 2, 2, 4}, 4, 0, 0);
+    dc_scope_end(s);
+}
+END_TEST
+
+/* A NaN in a window wins it (PyTorch propagates NaN through max pooling). */
+START_TEST(max_pool_nan) {
+    dc_scope *s = dc_scope_begin();
+    dc_tensor *x = tu_f64(4, SH(1, 1, 2, 2), (const double[]){1, NAN, 3, 2});
+    dc_tensor *y = dc_max_pool2d(x, SH(2, 2), NULL, NULL);
+    tu_assert_values(y, (const double[]){NAN}, 1, 0, 0);
+    dc_scope_end(s);
+}
+END_TEST
+
+/* Average pooling with and without the padded zeros, by hand. */
+START_TEST(avg_pool_by_hand) {
+    dc_scope *s = dc_scope_begin();
+    dc_tensor *x = tu_f64(4, SH(1, 1, 2, 2), (const double[]){1, 2, 3, 4});
+    dc_tensor *incl = dc_avg_pool2d(x, SH(2, 2), SH(1, 1), SH(1, 1), 1);
+    dc_tensor *excl = dc_avg_pool2d(x, SH(2, 2), SH(1, 1), SH(1, 1), 0);
+    tu_assert_values(incl, (const double[]){0.25, 0.75, 0.5, 1, 2.5, 1.5, 0.75, 1.75, 1}, 9,
+                     1e-15, 0);
+    tu_assert_values(excl, (const double[]){1, 1.5, 2, 2, 2.5, 3, 3, 3.5, 4}, 9, 1e-15, 0);
+    dc_scope_end(s);
+}
+END_TEST
+
+/* A kernel far larger than the input, padded by half of it: one window
+ * holding the single input element (no overflow in the divisor). */
+START_TEST(pool_huge_kernel) {
+    dc_scope *s = dc_scope_begin();
+    dc_tensor *x = tu_f64(4, SH(1, 1, 1, 1), (const double[]){3});
+    const int64_t *k = SH(INT64_C(1) << 40, INT64_C(1) << 40);
+    const int64_t *p = SH(INT64_C(1) << 39, INT64_C(1) << 39);
+    tu_assert_values(dc_max_pool2d(x, k, NULL, p), (const double[]){3}, 1, 0, 0);
+    tu_assert_values(dc_avg_pool2d(x, k, NULL, p, 0), (const double[]){3}, 1, 0, 0);
+    tu_assert_values(dc_avg_pool2d(x, k, NULL, p, 1), (const double[]){3.0 / 0x1p80}, 1, 0,
+                     1e-15);
+    dc_scope_end(s);
+}
+END_TEST
+
+/* Adaptive bins that overlap: 5 -> 3 is [0,2), [1,4), [3,5). */
+START_TEST(adaptive_by_hand) {
+    dc_scope *s = dc_scope_begin();
+    dc_tensor *x = tu_f64(4, SH(1, 1, 1, 5), (const double[]){1, 2, 3, 4, 5});
+    TU_OK(dc_set_requires_grad(x, 1));
+    dc_tensor *y = dc_adaptive_avg_pool2d(x, 1, 3);
+    tu_assert_values(y, (const double[]){1.5, 3, 4.5}, 3, 1e-15, 0);
+    TU_OK(dc_backward(dc_sum(y, NULL, 0, 0), NULL, 0));
+    tu_assert_values(dc_grad(x), (const double[]){0.5, 0.5 + 1.0 / 3, 1.0 / 3,
+                                                  1.0 / 3 + 0.5, 0.5}, 5, 1e-15, 0);
+    dc_scope_end(s);
+}
+END_TEST
+
+/* With recording off nothing is kept (the argmax indices included: the
+ * leak fixture would see them). */
+START_TEST(no_grad_mode) {
+    dc_scope *s = dc_scope_begin();
+    dc_tensor *x = dc_rand_uniform(NULL, DC_F32, 4, SH(1, 2, 4, 4), -1, 1);
+    TU_OK(dc_set_requires_grad(x, 1));
+    int prev = dc_set_grad_enabled(0);
+    dc_tensor *y = dc_max_pool2d(x, SH(2, 2), NULL, NULL);
+    dc_set_grad_enabled(prev);
+    TU_NOTNULL(y);
+    ck_assert_int_eq(dc_requires_grad(y), 0);
+    ck_assert_int_eq(dc_is_leaf(y), 1);
+    dc_scope_end(s);
+}
+END_TEST
+
+/* ---------------------------------------------------------------- */
+/* Bad input                                                         */
+/* ---------------------------------------------------------------- */
+
+START_TEST(conv2d_bad_input) {
+    dc_scope *s = dc_scope_begin();
+    dc_tensor *x = dc_zeros(DC_F32, 4, SH(1, 4, 5, 5));
+    dc_tensor *w = dc_zeros(DC_F32, 4, SH(2, 4, 3, 3));
+    dc_tensor *b = dc_zeros(DC_F32, 1, SH(2));
+    TU_NULL_WITH(dc_conv2d(NULL, w, b, NULL, NULL, NULL, 1), DC_E_INVALID);
+    TU_NULL_WITH(dc_conv2d(x, NULL, b, NULL, NULL, NULL, 1), DC_E_INVALID);
+    /* an earlier failure is kept through the chain */
+    TU_NULL_WITH(dc_conv2d(dc_reshape(x, 1, SH(7)), w, b, NULL, NULL, NULL, 1), DC_E_SHAPE);
+    /* dtypes */
+    TU_NULL_WITH(dc_conv2d(dc_zeros(DC_I32, 4, SH(1, 4, 5, 5)), w, b, NULL, NULL, NULL, 1),
+                 DC_E_DTYPE);
+    TU_NULL_WITH(dc_conv2d(x, dc_zeros(DC_F64, 4, SH(2, 4, 3, 3)), b, NULL, NULL, NULL, 1),
+                 DC_E_DTYPE);
+    TU_NULL_WITH(dc_conv2d(x, w, dc_zeros(DC_F64, 1, SH(2)), NULL, NULL, NULL, 1),
+                 DC_E_DTYPE);
+    /* shapes */
+    TU_NULL_WITH(dc_conv2d(dc_zeros(DC_F32, 3, SH(4, 5, 5)), w, b, NULL, NULL, NULL, 1),
+                 DC_E_SHAPE);
+    TU_NULL_WITH(dc_conv2d(x, dc_zeros(DC_F32, 3, SH(2, 4, 3)), b, NULL, NULL, NULL, 1),
+                 DC_E_SHAPE);
+    TU_NULL_WITH(dc_conv2d(x, dc_zeros(DC_F32, 4, SH(2, 3, 3, 3)), b, NULL, NULL, NULL, 1),
+                 DC_E_SHAPE);
+    TU_NULL_WITH(dc_conv2d(x, w, dc_zeros(DC_F32, 1, SH(3)), NULL, NULL, NULL, 1),
+                 DC_E_SHAPE);
+    TU_NULL_WITH(dc_conv2d(x, w, dc_zeros(DC_F32, 2, SH(1, 2)), NULL, NULL, NULL, 1),
+                 DC_E_SHAPE);
+    TU_NULL_WITH(dc_conv2d(x, dc_zeros(DC_F32, 4, SH(2, 4, 0, 3)), b, NULL, NULL, NULL, 1),
+                 DC_E_SHAPE);
+    /* the kernel does not fit: too small, or too dilated */
+    TU_NULL_WITH(dc_conv2d(dc_zeros(DC_F32, 4, SH(1, 4, 2, 5)), w, b, NULL, NULL, NULL, 1),
+                 DC_E_SHAPE);
+    TU_NULL_WITH(dc_conv2d(x, w, b, NULL, NULL, SH(1, 3), 1), DC_E_SHAPE);
+    /* groups */
+    TU_NULL_WITH(dc_conv2d(x, w, b, NULL, NULL, NULL, 0), DC_E_INVALID);
+    TU_NULL_WITH(dc_conv2d(x, w, b, NULL, NULL, NULL, -2), DC_E_INVALID);
+    TU_NULL_WITH(dc_conv2d(x, w, b, NULL, NULL, NULL, 3), DC_E_SHAPE);
+    TU_NULL_WITH(dc_conv2d(x, dc_zeros(DC_F32, 4, SH(3, 2, 3, 3)), dc_zeros(DC_F32, 1, SH(3)),
+                           NULL, NULL, NULL, 2),
+                 DC_E_SHAPE);   /* 3 output channels in 2 groups */
+    TU_NULL_WITH(dc_conv2d(x, w, b, NULL, NULL, NULL, 2), DC_E_SHAPE); /* 4 != 2 * 4 */
+    /* parameters */
+    TU_NULL_WITH(dc_conv2d(x, w, b, SH(0, 1), NULL, NULL, 1), DC_E_INVALID);
+    TU_NULL_WITH(dc_conv2d(x, w, b, SH(1, -1), NULL, NULL, 1), DC_E_INVALID);
+    TU_NULL_WITH(dc_conv2d(x, w, b, NULL, SH(-1, 0), NULL, 1), DC_E_INVALID);
+    TU_NULL_WITH(dc_conv2d(x, w, b, NULL, NULL, SH(1, 0), 1), DC_E_INVALID);
+    TU_NULL_WITH(dc_conv2d(x, w, b, NULL, SH(INT64_MAX / 2, 0), NULL, 1), DC_E_OVERFLOW);
+    TU_NULL_WITH(dc_conv2d(x, w, b, NULL, NULL, SH(INT64_MAX / 2 + 1, 1), 1), DC_E_OVERFLOW);
+    /* a huge output plane: the column buffer cannot exist */
+    TU_NULL_WITH(dc_conv2d(dc_zeros(DC_F32, 4, SH(0, 4, INT64_MAX / 40, 5)), w, b, NULL,
+                           NULL, NULL, 1),
+                 DC_E_OVERFLOW);
+    dc_scope_end(s);
+}
+END_TEST
+
+START_TEST(conv1d_bad_input) {
+    dc_scope *s = dc_scope_begin();
+    dc_tensor *x = dc_zeros(DC_F64, 3, SH(2, 4, 8));
+    dc_tensor *w = dc_zeros(DC_F64, 3, SH(2, 4, 3));
+    TU_NULL_WITH(dc_conv1d(NULL, w, NULL, 1, 0, 1, 1), DC_E_INVALID);
+    TU_NULL_WITH(dc_conv1d(x, NULL, NULL, 1, 0, 1, 1), DC_E_INVALID);
+    TU_NULL_WITH(dc_conv1d(dc_zeros(DC_F64, 4, SH(2, 4, 1, 8)), w, NULL, 1, 0, 1, 1),
+                 DC_E_SHAPE);
+    TU_NULL_WITH(dc_conv1d(x, dc_zeros(DC_F64, 2, SH(2, 4)), NULL, 1, 0, 1, 1), DC_E_SHAPE);
+    TU_NULL_WITH(dc_conv1d(x, dc_zeros(DC_F32, 3, SH(2, 4, 3)), NULL, 1, 0, 1, 1),
+                 DC_E_DTYPE);
+    TU_NULL_WITH(dc_conv1d(dc_zeros(DC_U8, 3, SH(2, 4, 8)), w, NULL, 1, 0, 1, 1), DC_E_DTYPE);
+    TU_NULL_WITH(dc_conv1d(x, w, dc_zeros(DC_F64, 1, SH(5)), 1, 0, 1, 1), DC_E_SHAPE);
+    TU_NULL_WITH(dc_conv1d(x, w, NULL, 0, 0, 1, 1), DC_E_INVALID);
+    TU_NULL_WITH(dc_conv1d(x, w, NULL, 1, -1, 1, 1), DC_E_INVALID);
+    TU_NULL_WITH(dc_conv1d(x, w, NULL, 1, 0, 0, 1), DC_E_INVALID);
+    TU_NULL_WITH(dc_conv1d(x, w, NULL, 1, 0, 1, 0), DC_E_INVALID);
+    TU_NULL_WITH(dc_conv1d(x, w, NULL, 1, 0, 1, 2), DC_E_SHAPE);
+    TU_NULL_WITH(dc_conv1d(x, w, NULL, 1, 0, 5, 1), DC_E_SHAPE);   /* span 11 > 8 */
+    ck_assert_msg(strstr(dc_last_error(), "dc_conv1d") != NULL, "message: %s",
+                  dc_last_error());
+    dc_scope_end(s);
+}
+END_TEST
+
+/* The checks max and avg pooling share. */
+typedef dc_tensor *(*pool_fn)(dc_tensor *x, const int64_t *k, const int64_t *s,
+                              const int64_t *p);
+
+static dc_tensor *max_fn(dc_tensor *x, const int64_t *k, const int64_t *s, const int64_t *p) {
+    return dc_max_pool2d(x, k, s, p);
+}
+
+static dc_tensor *avg_fn(dc_tensor *x, const int64_t *k, const int64_t *s, const int64_t *p) {
+    return dc_avg_pool2d(x, k, s, p, 0);
+}
+
+static void pool_bad_input(pool_fn f, const char *name) {
+    dc_scope *s = dc_scope_begin();
+    dc_tensor *x = dc_zeros(DC_F32, 4, SH(1, 2, 5, 5));
+    TU_NULL_WITH(f(NULL, SH(2, 2), NULL, NULL), DC_E_INVALID);
+    TU_NULL_WITH(f(dc_zeros(DC_I64, 4, SH(1, 2, 5, 5)), SH(2, 2), NULL, NULL), DC_E_DTYPE);
+    TU_NULL_WITH(f(dc_zeros(DC_F32, 3, SH(2, 5, 5)), SH(2, 2), NULL, NULL), DC_E_SHAPE);
+    TU_NULL_WITH(f(x, NULL, NULL, NULL), DC_E_INVALID);
+    TU_NULL_WITH(f(x, SH(0, 2), NULL, NULL), DC_E_INVALID);
+    TU_NULL_WITH(f(x, SH(2, 2), SH(1, 0), NULL), DC_E_INVALID);
+    TU_NULL_WITH(f(x, SH(2, 2), NULL, SH(-1, 0)), DC_E_INVALID);
+    TU_NULL_WITH(f(x, SH(2, 2), NULL, SH(1, 2)), DC_E_INVALID);  /* more than half */
+    TU_NULL_WITH(f(x, SH(3, 3), NULL, SH(2, 1)), DC_E_INVALID);
+    ck_assert_msg(strstr(dc_last_error(), name) != NULL, "message: %s", dc_last_error());
+    TU_NULL_WITH(f(x, SH(6, 2), NULL, NULL), DC_E_SHAPE);          /* kernel > input */
+    TU_NULL_WITH(f(x, SH(2, INT64_MAX), NULL, NULL), DC_E_SHAPE);
+    dc_scope_end(s);
+}
+
+START_TEST(max_pool_bad_input) { pool_bad_input(max_fn, "dc_max_pool2d"); }
+END_TEST
+
+START_TEST(avg_pool_bad_input) { pool_bad_input(avg_fn, "dc_avg_pool2d"); }
+END_TEST
+
+START_TEST(adaptive_bad_input) {
+    dc_scope *s = dc_scope_begin();
+    dc_tensor *x = dc_zeros(DC_F64, 4, SH(1, 2, 5, 5));
+    TU_NULL_WITH(dc_adaptive_avg_pool2d(NULL, 2, 2), DC_E_INVALID);
+    TU_NULL_WITH(dc_adaptive_avg_pool2d(dc_zeros(DC_I32, 4, SH(1, 2, 5, 5)), 2, 2),
+                 DC_E_DTYPE);
+    TU_NULL_WITH(dc_adaptive_avg_pool2d(dc_zeros(DC_F64, 2, SH(5, 5)), 2, 2), DC_E_SHAPE);
+    TU_NULL_WITH(dc_adaptive_avg_pool2d(x, 0, 2), DC_E_INVALID);
+    TU_NULL_WITH(dc_adaptive_avg_pool2d(x, 2, -1), DC_E_INVALID);
+    TU_NULL_WITH(dc_adaptive_avg_pool2d(dc_zeros(DC_F64, 4, SH(1, 2, 0, 5)), 2, 2),
+                 DC_E_SHAPE);
+    TU_NULL_WITH(dc_adaptive_avg_pool2d(x, INT64_MAX / 2, 1), DC_E_OVERFLOW);
+    TU_NULL_WITH(dc_adaptive_avg_pool2d(x, INT64_MAX / 64, INT64_MAX / 64), DC_E_OVERFLOW);
+    dc_scope_end(s);
+}
+END_TEST
+
 int main(void) {
     Suite *s = suite_create("conv");
-    TCase *tc = tu_tcase("placeholder");
-    tcase_add_test(tc, placeholder);
+    TCase *tc = tu_tcase("torch");
+    tcase_add_loop_test(tc, conv_vs_torch, 0, N_CONV_CASES);
+    tcase_add_loop_test(tc, pool_vs_torch, 0, N_POOL_CASES);
+    suite_add_tcase(s, tc);
+    tc = tu_tcase("by_hand");
+    tcase_add_test(tc, conv_by_hand);
+    tcase_add_test(tc, conv_partial_grad);
+    tcase_add_test(tc, conv_pool_empty_batch);
+    tcase_add_test(tc, conv1d_matches_conv2d);
+    tcase_add_test(tc, max_pool_ties_first_wins);
+    tcase_add_test(tc, max_pool_padding_never_wins);
+    tcase_add_test(tc, max_pool_nan);
+    tcase_add_test(tc, avg_pool_by_hand);
+    tcase_add_test(tc, pool_huge_kernel);
+    tcase_add_test(tc, adaptive_by_hand);
+    tcase_add_test(tc, no_grad_mode);
+    suite_add_tcase(s, tc);
+    tc = tu_tcase("bad_input");
+    tcase_add_test(tc, conv2d_bad_input);
+    tcase_add_test(tc, conv1d_bad_input);
+    tcase_add_test(tc, max_pool_bad_input);
+    tcase_add_test(tc, avg_pool_bad_input);
+    tcase_add_test(tc, adaptive_bad_input);
     suite_add_tcase(s, tc);
     return tu_run(s);
 }

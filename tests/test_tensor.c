@@ -47,6 +47,8 @@ START_TEST(up_to_eight_dims_and_empty) {
     TU_NULL_WITH(dc_zeros(DC_F32, 9, nine), DC_E_SHAPE);
     TU_NULL_WITH(dc_zeros(DC_F32, -1, nine), DC_E_SHAPE);
     TU_NULL_WITH(dc_zeros(DC_F32, 2, NULL), DC_E_INVALID);
+    /* empty, but its strides would overflow */
+    TU_NULL_WITH(dc_zeros(DC_F32, 4, (int64_t[]){0, 4, INT64_MAX / 4, 5}), DC_E_OVERFLOW);
     int64_t empty[2] = {0, 5};
     dc_tensor *e = dc_zeros(DC_F32, 2, empty);
     ck_assert_int_eq(dc_numel(e), 0);

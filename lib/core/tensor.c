@@ -13,16 +13,23 @@ dc_status dc__check_shape(int ndim, const int64_t *shape, int64_t *numel) {
         return dc__fail(DC_E_SHAPE, "ndim %d is outside 0..%d", ndim, DC_MAX_DIMS);
     if (ndim > 0 && shape == NULL)
         return dc__fail(DC_E_INVALID, "shape is NULL for ndim %d", ndim);
+    /* The product of the non-zero sizes must fit too: strides are computed
+     * from it even when an axis of size 0 makes the tensor empty. */
     int64_t n = 1;
+    bool empty = false;
     for (int i = 0; i < ndim; i++) {
         if (shape[i] < 0)
             return dc__fail(DC_E_SHAPE, "size %lld of axis %d is negative",
                             (long long)shape[i], i);
-        if (shape[i] != 0 && n > INT64_MAX / 16 / shape[i])
+        if (shape[i] == 0) {
+            empty = true;
+            continue;
+        }
+        if (n > INT64_MAX / 16 / shape[i])
             return dc__fail(DC_E_OVERFLOW, "the element count of the shape overflows");
         n *= shape[i];
     }
-    *numel = n;
+    *numel = empty ? 0 : n;
     return DC_OK;
 }
 
@@ -332,7 +339,7 @@ dc_status dc_item(const dc_tensor *t, double *out) {
     if (t->numel != 1)
         return dc__fail(DC_E_SHAPE, "dc_item: tensor has %lld elements, not one", (long long)t->numel);
     int64_t zero[DC_MAX_DIMS] = {0};
-    int64_t off;
+    int64_t off = 0;
     element_offset(t, zero, "dc_item", &off);
     *out = dc__load(t->storage->data, t->dtype, off);
     return DC_OK;

@@ -88,7 +88,7 @@ static dc_status fan_init_start(const dc_tensor *t, double param, const char *fu
 /* std = gain sqrt(2 / (fan_in + fan_out)); uniform bound = sqrt(3) std.
  * A tensor without elements is left as it is. */
 static dc_status xavier(dc_tensor *t, double gain, bool normal, dc_rng *rng, const char *func) {
-    double fan_in, fan_out;
+    double fan_in = 0, fan_out = 0;
     dc_status st = fan_init_start(t, gain, func, &fan_in, &fan_out);
     if (st != DC_OK || t->numel == 0) return st;
     double std = gain * sqrt(2.0 / (fan_in + fan_out));
@@ -110,7 +110,7 @@ dc_status dc_init_xavier_normal(dc_tensor *t, double gain, dc_rng *rng) {
  * is (PyTorch warns and does nothing). */
 static dc_status kaiming(dc_tensor *t, double a, int use_fan_out, bool normal, dc_rng *rng,
                          const char *func) {
-    double fan_in, fan_out;
+    double fan_in = 0, fan_out = 0;
     dc_status st = fan_init_start(t, a, func, &fan_in, &fan_out);
     if (st != DC_OK || t->numel == 0) return st;
     double gain = sqrt(2.0 / (1.0 + a * a));

@@ -1,45 +1,436 @@
-/* Pooling over (N, C, H, W). */
+/* Pooling over (N, C, H, W), as torch.nn.functional.max_pool2d,
+ * avg_pool2d and adaptive_avg_pool2d (ceil_mode off, no dilation).
+ *
+ * The input is read through its strides (no copy); outputs and input
+ * gradients are contiguous. Max pooling keeps, per output element, the
+ * flat index h * W + w of the winner within its (H, W) plane (PyTorch's
+ * convention) as an i64 tensor in node->saved; the backward routes each
+ * gradient there. */
 #include "../core/internal.h"
 #include "op_util.h"
 
-dc_tensor * dc_max_pool2d(dc_tensor *x, const int64_t *kernel, const int64_t *stride, const int64_t *padding) {
-    (void)x;
-    (void)kernel;
-    (void)stride;
-    (void)padding;
-    dc__fail(DC_E_UNSUPPORTED, "%s: STUB not written yet", __func__);
-    return NULL;
+#include <math.h>
+#include <string.h>
+
+typedef struct pool_geom {
+    int64_t n, c, h, w;         /* input */
+    int64_t oh, ow;             /* output plane */
+    int64_t kh, kw, sh, sw, ph, pw;
+    int64_t xs[4];              /* input strides (elements) */
+} pool_geom;
+
+/* ---------------------------------------------------------------- */
+/* Validation                                                        */
+/* ---------------------------------------------------------------- */
+
+/* x must be an f32/f64 (N, C, H, W) tensor. */
+static bool check_input(const dc_tensor *x, const char *func) {
+    if (!dc__require_float(x, func)) return false;
+    if (x->ndim != 4) {
+        dc__fail(DC_E_SHAPE, "%s: x must be (N, C, H, W), it has %d dims", func, x->ndim);
+        return false;
+    }
+    return true;
 }
 
-dc_tensor * dc_avg_pool2d(dc_tensor *x, const int64_t *kernel, const int64_t *stride, const int64_t *padding, int count_include_pad) {
-    (void)x;
-    (void)kernel;
-    (void)stride;
-    (void)padding;
-    (void)count_include_pad;
-    dc__fail(DC_E_UNSUPPORTED, "%s: STUB not written yet", __func__);
-    return NULL;
+static void read_input(const dc_tensor *x, pool_geom *g) {
+    g->n = x->shape[0];
+    g->c = x->shape[1];
+    g->h = x->shape[2];
+    g->w = x->shape[3];
+    memcpy(g->xs, x->strides, sizeof g->xs);
 }
 
-dc_tensor * dc_adaptive_avg_pool2d(dc_tensor *x, int64_t out_h, int64_t out_w) {
-    (void)x;
-    (void)out_h;
-    (void)out_w;
-    dc__fail(DC_E_UNSUPPORTED, "%s: STUB not written yet", __func__);
-    return NULL;
+/* Output length (in + 2p - k) / s + 1 of one axis, or DC_E_SHAPE when the
+ * kernel does not fit the padded input. p <= k / 2 has been checked. */
+static bool pool_out_size(int64_t in, int64_t k, int64_t s, int64_t p, const char *func,
+                          const char *axis, int64_t *out) {
+    /* p <= k / 2 keeps in + 2p - k <= in: no overflow */
+    int64_t span = in - k + 2 * p;
+    if (span < 0) {
+        dc__fail(DC_E_SHAPE, "%s: the kernel (%lld) is larger than the %s (%lld) with "
+                 "padding %lld on both sides", func, (long long)k, axis, (long long)in,
+                 (long long)p);
+        return false;
+    }
+    *out = span / s + 1;
+    return true;
 }
 
-dc_status dc__max_pool2d_backward(dc_node *node, dc_tensor *out, dc_tensor *gout, dc_tensor **gin) {
-    (void)node; (void)out; (void)gout; (void)gin;
-    return dc__fail(DC_E_UNSUPPORTED, "%s: STUB not written yet", __func__);
+/* Kernel (required), stride (NULL: the kernel) and padding (NULL: 0, at
+ * most half the kernel) of max and average pooling. */
+static bool pool_setup(const dc_tensor *x, const int64_t *kernel, const int64_t *stride,
+                       const int64_t *padding, const char *func, pool_geom *g) {
+    if (!check_input(x, func)) return false;
+    if (!kernel) {
+        dc__fail(DC_E_INVALID, "%s: 'kernel' is NULL; give its (h, w)", func);
+        return false;
+    }
+    memset(g, 0, sizeof *g);
+    read_input(x, g);
+    g->kh = kernel[0];
+    g->kw = kernel[1];
+    g->sh = stride ? stride[0] : g->kh;
+    g->sw = stride ? stride[1] : g->kw;
+    g->ph = padding ? padding[0] : 0;
+    g->pw = padding ? padding[1] : 0;
+    if (g->kh < 1 || g->kw < 1) {
+        dc__fail(DC_E_INVALID, "%s: kernel (%lld, %lld) must be >= 1", func,
+                 (long long)g->kh, (long long)g->kw);
+        return false;
+    }
+    if (g->sh < 1 || g->sw < 1) {
+        dc__fail(DC_E_INVALID, "%s: stride (%lld, %lld) must be >= 1", func,
+                 (long long)g->sh, (long long)g->sw);
+        return false;
+    }
+    if (g->ph < 0 || g->pw < 0 || g->ph > g->kh / 2 || g->pw > g->kw / 2) {
+        dc__fail(DC_E_INVALID, "%s: padding (%lld, %lld) must be between 0 and half the "
+                 "kernel (%lld, %lld)", func, (long long)g->ph, (long long)g->pw,
+                 (long long)g->kh, (long long)g->kw);
+        return false;
+    }
+    return pool_out_size(g->h, g->kh, g->sh, g->ph, func, "height", &g->oh) &&
+           pool_out_size(g->w, g->kw, g->sw, g->pw, func, "width", &g->ow);
 }
 
-dc_status dc__avg_pool2d_backward(dc_node *node, dc_tensor *out, dc_tensor *gout, dc_tensor **gin) {
-    (void)node; (void)out; (void)gout; (void)gin;
-    return dc__fail(DC_E_UNSUPPORTED, "%s: STUB not written yet", __func__);
+/* A contiguous version of t (a new reference of the caller's). */
+static dc_tensor *contiguous_ref(dc_tensor *t) {
+    return dc__tensor_is_contiguous(t) ? dc_retain(t) : dc__copy_contiguous(t);
 }
 
-dc_status dc__adaptive_avg_pool2d_backward(dc_node *node, dc_tensor *out, dc_tensor *gout, dc_tensor **gin) {
-    (void)node; (void)out; (void)gout; (void)gin;
-    return dc__fail(DC_E_UNSUPPORTED, "%s: STUB not written yet", __func__);
+/* Clips the window [start, start + k) of a padded axis to the input:
+ * *lo..*hi (exclusive). */
+static inline void clip_window(int64_t start, int64_t k, int64_t in, int64_t *lo,
+                               int64_t *hi) {
+    *hi = start + k < in ? start + k : in;
+    *lo = start > 0 ? start : 0;
+}
+
+/* Number of positions avg pooling divides by along one axis: the whole
+ * kernel when padding counts (without ceil_mode no window reaches past
+ * the padding), else the window clipped to the input. */
+static inline int64_t avg_count(int64_t start, int64_t k, int64_t in, bool include_pad) {
+    if (include_pad) return k;
+    int64_t lo, hi;
+    clip_window(start, k, in, &lo, &hi);
+    return hi - lo;
+}
+
+/* ---------------------------------------------------------------- */
+/* Typed kernels                                                     */
+/* ---------------------------------------------------------------- */
+
+/* For every (n, c) plane: x points at x[n, c] (strides xs[2], xs[3]),
+ * out / arg / gout / gx at the contiguous planes of the output or input. */
+#define DEFINE_POOL_KERNELS(T, SUF)                                                         \
+    static void max_pool_##SUF(const T *x, const pool_geom *g, T *out, int64_t *arg) {      \
+        for (int64_t nc = 0; nc < g->n * g->c; nc++) {                                      \
+            const T *xp = x + (nc / g->c) * g->xs[0] + (nc % g->c) * g->xs[1];              \
+            for (int64_t oh = 0; oh < g->oh; oh++) {                                        \
+                int64_t h0, h1;                                                             \
+                clip_window(oh * g->sh - g->ph, g->kh, g->h, &h0, &h1);                     \
+                for (int64_t ow = 0; ow < g->ow; ow++) {                                    \
+                    int64_t w0, w1;                                                         \
+                    clip_window(ow * g->sw - g->pw, g->kw, g->w, &w0, &w1);                 \
+                    /* first max wins ties; a NaN wins (PyTorch) */                         \
+                    T best = (T)-INFINITY;                                                  \
+                    int64_t at = h0 * g->w + w0;                                            \
+                    for (int64_t i = h0; i < h1; i++)                                       \
+                        for (int64_t j = w0; j < w1; j++) {                                 \
+                            T v = xp[i * g->xs[2] + j * g->xs[3]];                          \
+                            if (v > best || isnan(v)) {                                     \
+                                best = v;                                                   \
+                                at = i * g->w + j;                                          \
+                            }                                                               \
+                        }                                                                   \
+                    *out++ = best;                                                          \
+                    *arg++ = at;                                                            \
+                }                                                                           \
+            }                                                                               \
+        }                                                                                   \
+    }                                                                                       \
+    static void max_pool_back_##SUF(const T *gout, const int64_t *arg, int64_t nc,          \
+                                    int64_t plane_out, int64_t plane_in, T *gx) {           \
+        for (int64_t p = 0; p < nc; p++)                                                    \
+            for (int64_t o = 0; o < plane_out; o++)                                         \
+                gx[p * plane_in + arg[p * plane_out + o]] += gout[p * plane_out + o];       \
+    }                                                                                       \
+    static void avg_pool_##SUF(const T *x, const pool_geom *g, bool include_pad,            \
+                               T *out) {                                                    \
+        for (int64_t nc = 0; nc < g->n * g->c; nc++) {                                      \
+            const T *xp = x + (nc / g->c) * g->xs[0] + (nc % g->c) * g->xs[1];              \
+            for (int64_t oh = 0; oh < g->oh; oh++) {                                        \
+                int64_t hs = oh * g->sh - g->ph, h0, h1;                                    \
+                clip_window(hs, g->kh, g->h, &h0, &h1);                                     \
+                int64_t ch = avg_count(hs, g->kh, g->h, include_pad);                       \
+                for (int64_t ow = 0; ow < g->ow; ow++) {                                    \
+                    int64_t ws = ow * g->sw - g->pw, w0, w1;                                \
+                    clip_window(ws, g->kw, g->w, &w0, &w1);                                 \
+                    int64_t cw = avg_count(ws, g->kw, g->w, include_pad);                   \
+                    double s = 0;                                                           \
+                    for (int64_t i = h0; i < h1; i++)                                       \
+                        for (int64_t j = w0; j < w1; j++)                                   \
+                            s += xp[i * g->xs[2] + j * g->xs[3]];                           \
+                    *out++ = (T)(s / ((double)ch * (double)cw));                            \
+                }                                                                           \
+            }                                                                               \
+        }                                                                                   \
+    }                                                                                       \
+    static void avg_pool_back_##SUF(const T *gout, const pool_geom *g, bool include_pad,    \
+                                    T *gx) {                                                \
+        for (int64_t nc = 0; nc < g->n * g->c; nc++) {                                      \
+            T *gp = gx + nc * g->h * g->w;                                                  \
+            for (int64_t oh = 0; oh < g->oh; oh++) {                                        \
+                int64_t hs = oh * g->sh - g->ph, h0, h1;                                    \
+                clip_window(hs, g->kh, g->h, &h0, &h1);                                     \
+                int64_t ch = avg_count(hs, g->kh, g->h, include_pad);                       \
+                for (int64_t ow = 0; ow < g->ow; ow++) {                                    \
+                    int64_t ws = ow * g->sw - g->pw, w0, w1;                                \
+                    clip_window(ws, g->kw, g->w, &w0, &w1);                                 \
+                    int64_t cw = avg_count(ws, g->kw, g->w, include_pad);                   \
+                    T share = (T)((double)*gout++ / ((double)ch * (double)cw));             \
+                    for (int64_t i = h0; i < h1; i++)                                       \
+                        for (int64_t j = w0; j < w1; j++) gp[i * g->w + j] += share;        \
+                }                                                                           \
+            }                                                                               \
+        }                                                                                   \
+    }                                                                                       \
+    static void adaptive_pool_##SUF(const T *x, const pool_geom *g, T *out) {               \
+        for (int64_t nc = 0; nc < g->n * g->c; nc++) {                                      \
+            const T *xp = x + (nc / g->c) * g->xs[0] + (nc % g->c) * g->xs[1];              \
+            for (int64_t oh = 0; oh < g->oh; oh++) {                                        \
+                int64_t h0 = bin_start(oh, g->h, g->oh), h1 = bin_end(oh, g->h, g->oh);     \
+                for (int64_t ow = 0; ow < g->ow; ow++) {                                    \
+                    int64_t w0 = bin_start(ow, g->w, g->ow);                                \
+                    int64_t w1 = bin_end(ow, g->w, g->ow);                                  \
+                    double s = 0;                                                           \
+                    for (int64_t i = h0; i < h1; i++)                                       \
+                        for (int64_t j = w0; j < w1; j++)                                   \
+                            s += xp[i * g->xs[2] + j * g->xs[3]];                           \
+                    *out++ = (T)(s / (double)((h1 - h0) * (w1 - w0)));                      \
+                }                                                                           \
+            }                                                                               \
+        }                                                                                   \
+    }                                                                                       \
+    static void adaptive_pool_back_##SUF(const T *gout, const pool_geom *g, T *gx) {        \
+        for (int64_t nc = 0; nc < g->n * g->c; nc++) {                                      \
+            T *gp = gx + nc * g->h * g->w;                                                  \
+            for (int64_t oh = 0; oh < g->oh; oh++) {                                        \
+                int64_t h0 = bin_start(oh, g->h, g->oh), h1 = bin_end(oh, g->h, g->oh);     \
+                for (int64_t ow = 0; ow < g->ow; ow++) {                                    \
+                    int64_t w0 = bin_start(ow, g->w, g->ow);                                \
+                    int64_t w1 = bin_end(ow, g->w, g->ow);                                  \
+                    T share = (T)((double)*gout++ / (double)((h1 - h0) * (w1 - w0)));       \
+                    for (int64_t i = h0; i < h1; i++)                                       \
+                        for (int64_t j = w0; j < w1; j++) gp[i * g->w + j] += share;        \
+                }                                                                           \
+            }                                                                               \
+        }                                                                                   \
+    }
+
+/* Adaptive bins of PyTorch: bin i of `out` over `in` covers
+ * [floor(i * in / out), ceil((i + 1) * in / out)). in * (out + 1) fits
+ * (checked by the caller). */
+static inline int64_t bin_start(int64_t i, int64_t in, int64_t out) { return i * in / out; }
+static inline int64_t bin_end(int64_t i, int64_t in, int64_t out) {
+    return ((i + 1) * in + out - 1) / out;
+}
+
+DEFINE_POOL_KERNELS(float, f32)
+DEFINE_POOL_KERNELS(double, f64)
+
+/* ---------------------------------------------------------------- */
+/* Max pooling                                                       */
+/* ---------------------------------------------------------------- */
+
+/* x: (N, C, H, W) -> (N, C, H_out, W_out), H_out = (H + 2 ph - kh) / sh + 1;
+ * the argmax indices (i64, output's shape) go to node->saved. */
+dc_tensor *dc_max_pool2d(dc_tensor *x, const int64_t *kernel, const int64_t *stride,
+                         const int64_t *padding) {
+    static const char *const func = "dc_max_pool2d";
+    DC_CHECK_TENSOR_OR_NULL(x, func, "x");
+    pool_geom g;
+    if (!pool_setup(x, kernel, stride, padding, func, &g)) return NULL;
+    int64_t shape[4] = {g.n, g.c, g.oh, g.ow};
+    dc_tensor *out = dc__tensor_new(x->dtype, 4, shape, false);
+    dc_tensor *arg = out ? dc__tensor_new(DC_I64, 4, shape, false) : NULL;
+    if (!arg) {
+        dc_release(out);
+        return NULL;
+    }
+    if (x->dtype == DC_F32)
+        max_pool_f32(dc__tensor_data(x), &g, dc__tensor_data(out), dc__tensor_data(arg));
+    else
+        max_pool_f64(dc__tensor_data(x), &g, dc__tensor_data(out), dc__tensor_data(arg));
+    dc_node *node;
+    out = dc__record_or_drop(out, DC_OP_MAX_POOL2D, &x, 1, &node);
+    if (node) {
+        int64_t params[6] = {g.kh, g.kw, g.sh, g.sw, g.ph, g.pw};
+        memcpy(node->iparams, params, sizeof params);
+        node->saved = arg;      /* the node takes this reference */
+    } else {
+        dc_release(arg);
+    }
+    return dc__publish(out);
+}
+
+/* gout: (N, C, H_out, W_out) -> gx: (N, C, H, W), each gradient added at
+ * its window's argmax. */
+dc_status dc__max_pool2d_backward(dc_node *node, dc_tensor *out, dc_tensor *gout,
+                                  dc_tensor **gin) {
+    (void)out;
+    dc_tensor *x = node->inputs[0], *arg = node->saved;
+    dc_tensor *gc = contiguous_ref(gout);
+    dc_tensor *gx = gc ? dc__tensor_new(x->dtype, 4, x->shape, true) : NULL;
+    if (!gx) {
+        dc_release(gc);
+        return dc_last_status();
+    }
+    int64_t nc = x->shape[0] * x->shape[1];
+    int64_t plane_out = arg->shape[2] * arg->shape[3], plane_in = x->shape[2] * x->shape[3];
+    if (x->dtype == DC_F32)
+        max_pool_back_f32(dc__tensor_data(gc), dc__tensor_data(arg), nc, plane_out, plane_in,
+                          dc__tensor_data(gx));
+    else
+        max_pool_back_f64(dc__tensor_data(gc), dc__tensor_data(arg), nc, plane_out, plane_in,
+                          dc__tensor_data(gx));
+    dc_release(gc);
+    gin[0] = gx;
+    return DC_OK;
+}
+
+/* ---------------------------------------------------------------- */
+/* Average pooling                                                   */
+/* ---------------------------------------------------------------- */
+
+/* x: (N, C, H, W) -> (N, C, H_out, W_out) as max pooling; each output is
+ * the window's sum over kh * kw (count_include_pad) or over its positions
+ * inside the input. */
+dc_tensor *dc_avg_pool2d(dc_tensor *x, const int64_t *kernel, const int64_t *stride,
+                         const int64_t *padding, int count_include_pad) {
+    static const char *const func = "dc_avg_pool2d";
+    DC_CHECK_TENSOR_OR_NULL(x, func, "x");
+    pool_geom g;
+    if (!pool_setup(x, kernel, stride, padding, func, &g)) return NULL;
+    int64_t shape[4] = {g.n, g.c, g.oh, g.ow};
+    dc_tensor *out = dc__tensor_new(x->dtype, 4, shape, false);
+    if (!out) return NULL;
+    bool include_pad = count_include_pad != 0;
+    if (x->dtype == DC_F32)
+        avg_pool_f32(dc__tensor_data(x), &g, include_pad, dc__tensor_data(out));
+    else
+        avg_pool_f64(dc__tensor_data(x), &g, include_pad, dc__tensor_data(out));
+    dc_node *node;
+    out = dc__record_or_drop(out, DC_OP_AVG_POOL2D, &x, 1, &node);
+    if (node) {
+        int64_t params[7] = {g.kh, g.kw, g.sh, g.sw, g.ph, g.pw, include_pad};
+        memcpy(node->iparams, params, sizeof params);
+    }
+    return dc__publish(out);
+}
+
+/* gout: (N, C, H_out, W_out) -> gx: (N, C, H, W), each gradient spread
+ * evenly (divided by the forward's divisor) over its window. */
+dc_status dc__avg_pool2d_backward(dc_node *node, dc_tensor *out, dc_tensor *gout,
+                                  dc_tensor **gin) {
+    dc_tensor *x = node->inputs[0];
+    pool_geom g;
+    memset(&g, 0, sizeof g);
+    read_input(x, &g);
+    g.oh = out->shape[2];
+    g.ow = out->shape[3];
+    g.kh = node->iparams[0];
+    g.kw = node->iparams[1];
+    g.sh = node->iparams[2];
+    g.sw = node->iparams[3];
+    g.ph = node->iparams[4];
+    g.pw = node->iparams[5];
+    bool include_pad = node->iparams[6] != 0;
+    dc_tensor *gc = contiguous_ref(gout);
+    dc_tensor *gx = gc ? dc__tensor_new(x->dtype, 4, x->shape, true) : NULL;
+    if (!gx) {
+        dc_release(gc);
+        return dc_last_status();
+    }
+    if (x->dtype == DC_F32)
+        avg_pool_back_f32(dc__tensor_data(gc), &g, include_pad, dc__tensor_data(gx));
+    else
+        avg_pool_back_f64(dc__tensor_data(gc), &g, include_pad, dc__tensor_data(gx));
+    dc_release(gc);
+    gin[0] = gx;
+    return DC_OK;
+}
+
+/* ---------------------------------------------------------------- */
+/* Adaptive average pooling                                          */
+/* ---------------------------------------------------------------- */
+
+/* x: (N, C, H, W) -> (N, C, out_h, out_w); output (i, j) averages the
+ * bin rows [floor(i H / out_h), ceil((i + 1) H / out_h)) x columns alike. */
+dc_tensor *dc_adaptive_avg_pool2d(dc_tensor *x, int64_t out_h, int64_t out_w) {
+    static const char *const func = "dc_adaptive_avg_pool2d";
+    DC_CHECK_TENSOR_OR_NULL(x, func, "x");
+    if (!check_input(x, func)) return NULL;
+    if (out_h < 1 || out_w < 1) {
+        dc__fail(DC_E_INVALID, "%s: the output size (%lld, %lld) must be >= 1", func,
+                 (long long)out_h, (long long)out_w);
+        return NULL;
+    }
+    pool_geom g;
+    memset(&g, 0, sizeof g);
+    read_input(x, &g);
+    g.oh = out_h;
+    g.ow = out_w;
+    if (g.h < 1 || g.w < 1) {
+        dc__fail(DC_E_SHAPE, "%s: the input plane (%lld, %lld) is empty", func,
+                 (long long)g.h, (long long)g.w);
+        return NULL;
+    }
+    /* the bin arithmetic computes up to (out + 1) * in */
+    if (out_h >= INT64_MAX / g.h - 1 || out_w >= INT64_MAX / g.w - 1) {
+        dc__fail(DC_E_OVERFLOW, "%s: the output size (%lld, %lld) is too large", func,
+                 (long long)out_h, (long long)out_w);
+        return NULL;
+    }
+    int64_t shape[4] = {g.n, g.c, g.oh, g.ow};
+    dc_tensor *out = dc__tensor_new(x->dtype, 4, shape, false);
+    if (!out) return NULL;
+    if (x->dtype == DC_F32)
+        adaptive_pool_f32(dc__tensor_data(x), &g, dc__tensor_data(out));
+    else
+        adaptive_pool_f64(dc__tensor_data(x), &g, dc__tensor_data(out));
+    dc_node *node;
+    out = dc__record_or_drop(out, DC_OP_ADAPTIVE_AVG_POOL2D, &x, 1, &node);
+    if (node) {
+        node->iparams[0] = out_h;
+        node->iparams[1] = out_w;
+    }
+    return dc__publish(out);
+}
+
+/* gout: (N, C, out_h, out_w) -> gx: (N, C, H, W), each gradient spread
+ * evenly over its bin. */
+dc_status dc__adaptive_avg_pool2d_backward(dc_node *node, dc_tensor *out, dc_tensor *gout,
+                                           dc_tensor **gin) {
+    (void)out;
+    dc_tensor *x = node->inputs[0];
+    pool_geom g;
+    memset(&g, 0, sizeof g);
+    read_input(x, &g);
+    g.oh = node->iparams[0];
+    g.ow = node->iparams[1];
+    dc_tensor *gc = contiguous_ref(gout);
+    dc_tensor *gx = gc ? dc__tensor_new(x->dtype, 4, x->shape, true) : NULL;
+    if (!gx) {
+        dc_release(gc);
+        return dc_last_status();
+    }
+    if (x->dtype == DC_F32)
+        adaptive_pool_back_f32(dc__tensor_data(gc), &g, dc__tensor_data(gx));
+    else
+        adaptive_pool_back_f64(dc__tensor_data(gc), &g, dc__tensor_data(gx));
+    dc_release(gc);
+    gin[0] = gx;
+    return DC_OK;
 }
