@@ -557,8 +557,11 @@ START_TEST(concat_bad_input) {
     TU_NULL_WITH(dc_concat((dc_tensor *[]){a, NULL}, 2, 0), DC_E_INVALID);
     dc_tensor *sc = dc_scalar(DC_F64, 1);
     TU_NULL_WITH(dc_concat((dc_tensor *[]){sc, sc}, 2, 0), DC_E_RANGE);
-    /* joined sizes that overflow */
-    dc_tensor *huge = dc_expand(dc_zeros(DC_U8, 2, SH(0, 1)), 2, SH(0, INT64_MAX / 2 + 1));
+    /* sizes past the element limit cannot be made, not even as an empty view */
+    TU_NULL_WITH(dc_expand(dc_zeros(DC_U8, 2, SH(0, 1)), 2, SH(0, INT64_MAX / 2 + 1)),
+                 DC_E_OVERFLOW);
+    /* joined sizes that overflow: each input is just within the limit */
+    dc_tensor *huge = dc_expand(dc_zeros(DC_U8, 2, SH(0, 1)), 2, SH(0, INT64_MAX / 16 - 1));
     TU_NOTNULL(huge);
     TU_NULL_WITH(dc_concat((dc_tensor *[]){huge, huge}, 2, 1), DC_E_OVERFLOW);
     dc_scope_end(s);

@@ -5,7 +5,7 @@
 
 #include <string.h>
 
-static _Thread_local int tl_grad_disabled = 0;   /* 0: recording on */
+static _Thread_local DC_TLS_FAST int tl_grad_disabled = 0;   /* 0: recording on */
 
 int dc_set_grad_enabled(int enabled) {
     int prev = !tl_grad_disabled;
@@ -27,8 +27,8 @@ void dc__node_free(dc_node *node) {
     for (int i = 0; i < node->n_inputs; i++) dc_release(node->inputs[i]);
     dc_release(node->saved);
     if (node->custom_ctx_free) node->custom_ctx_free(node->custom_ctx);
-    dc__free(node->inputs);
-    dc__free(node->input_versions);
+    if (node->inputs != node->inline_inputs) dc__free(node->inputs);
+    if (node->input_versions != node->inline_versions) dc__free(node->input_versions);
     dc__free(node);
 }
 
@@ -38,11 +38,16 @@ dc_status dc__record(dc_tensor *out, dc_op_id op, dc_tensor *const *inputs, int 
     if (!dc__should_record(inputs, n)) return DC_OK;
     dc_node *node = dc__calloc(1, sizeof *node);
     if (!node) return DC_E_NOMEM;
-    node->inputs = dc__calloc((size_t)n, sizeof *node->inputs);
-    node->input_versions = dc__calloc((size_t)n, sizeof *node->input_versions);
-    if (!node->inputs || !node->input_versions) {
-        dc__node_free(node);
-        return DC_E_NOMEM;
+    if (n <= DC_NODE_INLINE_INPUTS) {
+        node->inputs = node->inline_inputs;
+        node->input_versions = node->inline_versions;
+    } else {
+        node->inputs = dc__calloc((size_t)n, sizeof *node->inputs);
+        node->input_versions = dc__calloc((size_t)n, sizeof *node->input_versions);
+        if (!node->inputs || !node->input_versions) {
+            dc__node_free(node);
+            return DC_E_NOMEM;
+        }
     }
     node->op = op;
     node->n_inputs = n;

@@ -82,7 +82,8 @@ dc_tensor *dc_wrap_data(dc_dtype dtype, int ndim, const int64_t *shape, void *da
     dc_tensor *t = dc__tensor_new(dtype, 1, &one, false);
     if (!t) return NULL;
     dc_storage *s = t->storage;
-    dc__free(s->data);
+    if (!s->data_inline) dc__free(s->data);
+    s->data_inline = false;
     s->data = data;
     s->nbytes = (size_t)numel * dc_dtype_size(dtype);
     s->owns_data = false;

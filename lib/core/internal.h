@@ -19,9 +19,17 @@
 #if defined(__GNUC__)
 #  define DC_PRINTF(f, a) __attribute__((format(printf, f, a)))
 #  define DC_UNLIKELY(x) __builtin_expect(!!(x), 0)
+/* For small per-thread state read on every op (grad mode, the scope
+ * stack): the initial-exec model reads it at a fixed offset instead of
+ * calling __tls_get_addr, which the default model of a shared library
+ * does on each access. It takes a few bytes of the static TLS block that
+ * glibc keeps for libraries loaded later (dlopen), so keep it to scalars
+ * and pointers. */
+#  define DC_TLS_FAST __attribute__((tls_model("initial-exec")))
 #else
 #  define DC_PRINTF(f, a)
 #  define DC_UNLIKELY(x) (x)
+#  define DC_TLS_FAST
 #endif
 
 /* ---------------------------------------------------------------- */
@@ -43,6 +51,12 @@ void *dc__malloc(size_t size);
 void *dc__calloc(size_t count, size_t size);   /* zeroed; checks overflow */
 void *dc__realloc(void *ptr, size_t size);
 void dc__free(void *ptr);
+/* The block cache in front of malloc (see alloc.c): gives every waiting
+ * block back to free(); blocks taken from malloc since the start (cache
+ * misses; a steady training loop adds none); bytes waiting now. */
+void dc__alloc_cache_flush(void);
+int64_t dc__alloc_system_count(void);
+size_t dc__alloc_cached_bytes(void);
 
 /* ---------------------------------------------------------------- */
 /* Dtypes and element conversion (lib/core/dtype.c)                  */
@@ -74,6 +88,7 @@ typedef struct dc_storage {
     void (*release)(void *data, void *ctx);
     void *release_ctx;
     bool owns_data;
+    bool data_inline;   /* data sits in the storage's own block */
     /* Bumped by every in-place write; autodiff compares it at backward. */
     atomic_uint_fast64_t version;
 } dc_storage;
@@ -300,11 +315,16 @@ const dc_op_def *dc__op_def(int id);
 #define DC_NODE_IPARAMS (2 * DC_MAX_DIMS + 2)
 #define DC_NODE_FPARAMS 4
 
+#define DC_NODE_INLINE_INPUTS 4
+
 struct dc_node {
     dc_op_id op;
     int n_inputs;
     dc_tensor **inputs;           /* retained */
     uint64_t *input_versions;     /* storage versions when recorded */
+    /* inputs and input_versions point here for up to 4 inputs */
+    dc_tensor *inline_inputs[DC_NODE_INLINE_INPUTS];
+    uint64_t inline_versions[DC_NODE_INLINE_INPUTS];
     uint64_t out_version;         /* of the output's storage */
     int64_t iparams[DC_NODE_IPARAMS];
     double fparams[DC_NODE_FPARAMS];

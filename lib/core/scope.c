@@ -10,7 +10,7 @@ struct dc_scope {
     size_t count, cap;
 };
 
-static _Thread_local dc_scope *tl_top = NULL;
+static _Thread_local DC_TLS_FAST dc_scope *tl_top = NULL;
 
 dc_scope *dc_scope_begin(void) {
     dc_scope *s = dc__calloc(1, sizeof *s);

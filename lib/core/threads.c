@@ -1,9 +1,262 @@
-/* The library's thread pool and the threads setting. */
-#include "internal.h"
+/* The library's thread pool and the threads setting.
+ *
+ * A small persistent pool. Worker threads start at the first parallel run
+ * that needs them and then wait for work, spinning briefly (back-to-back
+ * ops of a training step then skip a sleep and wake-up) and sleeping on a
+ * condition variable after that.
+ *
+ * A run hands each worker an offer (its slot state goes POSTED); a worker
+ * that wakes up accepts it (POSTED -> RUNNING), takes chunks from a shared
+ * counter until none are left, and reports DONE. When the caller has run
+ * out of chunks itself, it withdraws the offers not yet accepted (POSTED
+ * -> CANCELLED) and waits only for the workers that are RUNNING. On a
+ * machine with more runnable threads than cores, a worker that is not
+ * scheduled in time therefore costs nothing. One run uses the pool at a
+ * time; a run that finds it busy (another thread's, or a nested one) runs
+ * serially.
+ *
+ * Lifetime: dc_set_num_threads() stops and joins the workers (they restart
+ * lazily with the new count, so dc_set_num_threads(1) leaves no thread
+ * running); a destructor joins them when the library is unloaded or the
+ * process exits; a child of fork() starts without workers. */
+#include "threads.h"
 
-dc_status dc_set_num_threads(int n) {
-    (void)n;
-    return dc__fail(DC_E_UNSUPPORTED, "%s: STUB not written yet", __func__);
+#include <pthread.h>
+#include <time.h>
+#include <unistd.h>
+
+#if defined(__x86_64__) || defined(__i386__)
+#  include <immintrin.h>
+#  define cpu_relax() _mm_pause()
+#else
+#  define cpu_relax() ((void)0)
+#endif
+
+/* More threads than this is a mistake, not a machine. */
+#define POOL_MAX 256
+/* How long a worker spins for its next offer, and a caller for running
+ * workers to finish, before sleeping. */
+#define WORKER_SPIN_NS 100000
+#define CALLER_SPIN_NS 200000
+
+enum { OFFER_NONE, OFFER_POSTED, OFFER_RUNNING, OFFER_DONE, OFFER_CANCELLED };
+
+/* What the threads of one run share (on the caller's stack). */
+typedef struct run {
+    dc__chunk_fn fn;
+    void *ctx;
+    int64_t nchunks;
+    atomic_llong next;         /* the next chunk to take */
+} run;
+
+typedef struct worker {
+    pthread_t thread;
+    int slot;
+    atomic_int offer;          /* OFFER_*: written by the caller and this worker */
+    run *job;                  /* valid while offer is POSTED or RUNNING */
+} worker;
+
+/* Held for the whole of a run, and while the workers start or stop. Runs
+ * take it with trylock: a busy pool means a serial run. */
+static pthread_mutex_t g_run_lock = PTHREAD_MUTEX_INITIALIZER;
+/* Guards the sleeping protocol (the condition variables' predicates are
+ * atomics; the lock orders sleeping against waking). */
+static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t g_wake_cv = PTHREAD_COND_INITIALIZER;
+static pthread_cond_t g_done_cv = PTHREAD_COND_INITIALIZER;
+static int g_sleepers;
+static bool g_caller_sleeping;
+static atomic_bool g_stop;
+
+static atomic_int g_setting;   /* dc_set_num_threads' argument; 0: cores */
+static worker g_workers[POOL_MAX];
+static int g_started;          /* workers running, slots 1..g_started */
+static _Thread_local bool tl_in_run;
+static pthread_once_t g_atfork_once = PTHREAD_ONCE_INIT;
+
+static int64_t now_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-int dc_get_num_threads(void) { return 1; }
+static int cores(void) {
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n < 1 ? 1 : n > POOL_MAX ? POOL_MAX : (int)n;
+}
+
+int dc__pool_threads(void) {
+    int n = atomic_load(&g_setting);
+    return n == 0 ? cores() : n;
+}
+
+/* Takes chunks of r until there are none left. */
+static void take_chunks(run *r, int slot) {
+    for (;;) {
+        int64_t c = atomic_fetch_add(&r->next, 1);
+        if (c >= r->nchunks) return;
+        r->fn(r->ctx, c, slot);
+    }
+}
+
+/* ---------------------------------------------------------------- */
+/* Workers                                                           */
+/* ---------------------------------------------------------------- */
+
+static bool has_offer(worker *w) { return atomic_load(&w->offer) == OFFER_POSTED; }
+
+/* Waits until w has an offer (true) or the pool stops (false). */
+static bool wait_for_offer(worker *w) {
+    int64_t until = now_ns() + WORKER_SPIN_NS;
+    for (unsigned i = 1;; i++) {
+        if (has_offer(w)) return true;
+        if (atomic_load(&g_stop)) return false;
+        if (i % 64 == 0 && now_ns() > until) break;
+        cpu_relax();
+    }
+    pthread_mutex_lock(&g_lock);
+    g_sleepers++;
+    while (!has_offer(w) && !atomic_load(&g_stop)) pthread_cond_wait(&g_wake_cv, &g_lock);
+    g_sleepers--;
+    pthread_mutex_unlock(&g_lock);
+    return !atomic_load(&g_stop);
+}
+
+static void *worker_main(void *arg) {
+    worker *w = arg;
+    tl_in_run = true;   /* anything this thread runs is inside a run */
+    while (wait_for_offer(w)) {
+        int expect = OFFER_POSTED;
+        if (!atomic_compare_exchange_strong(&w->offer, &expect, OFFER_RUNNING))
+            continue;   /* withdrawn before we got to it */
+        take_chunks(w->job, w->slot);
+        atomic_store(&w->offer, OFFER_DONE);
+        pthread_mutex_lock(&g_lock);
+        if (g_caller_sleeping) pthread_cond_broadcast(&g_done_cv);
+        pthread_mutex_unlock(&g_lock);
+    }
+    return NULL;
+}
+
+/* Stops and joins every worker. Caller holds g_run_lock. */
+static void stop_workers(void) {
+    if (g_started == 0) return;
+    pthread_mutex_lock(&g_lock);
+    atomic_store(&g_stop, true);
+    pthread_cond_broadcast(&g_wake_cv);
+    pthread_mutex_unlock(&g_lock);
+    for (int i = 1; i <= g_started; i++) pthread_join(g_workers[i].thread, NULL);
+    atomic_store(&g_stop, false);
+    g_started = 0;
+}
+
+/* fork(): the child has only the forking thread, so it starts with no
+ * workers and fresh locks. The run lock is held across the fork so no
+ * run is half-done in the child. */
+static void atfork_prepare(void) { pthread_mutex_lock(&g_run_lock); }
+static void atfork_parent(void) { pthread_mutex_unlock(&g_run_lock); }
+static void atfork_child(void) {
+    g_started = 0;
+    g_sleepers = 0;
+    g_caller_sleeping = false;
+    atomic_store(&g_stop, false);
+    pthread_mutex_init(&g_lock, NULL);
+    pthread_cond_init(&g_wake_cv, NULL);
+    pthread_cond_init(&g_done_cv, NULL);
+    pthread_mutex_unlock(&g_run_lock);
+}
+static void register_atfork(void) {
+    pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
+}
+
+/* Starts workers up to slot want-1 (caller holds g_run_lock). Returns
+ * the threads available, the caller included: fewer when a start failed. */
+static int start_workers(int want) {
+    pthread_once(&g_atfork_once, register_atfork);
+    while (g_started < want - 1) {
+        worker *w = &g_workers[g_started + 1];
+        w->slot = g_started + 1;
+        atomic_store(&w->offer, OFFER_NONE);
+        if (pthread_create(&w->thread, NULL, worker_main, w) != 0) break;
+        g_started++;
+    }
+    return g_started + 1;
+}
+
+/* Unloading or exiting: no worker may outlive the library's code. */
+__attribute__((destructor)) static void pool_shutdown(void) {
+    pthread_mutex_lock(&g_run_lock);
+    stop_workers();
+    pthread_mutex_unlock(&g_run_lock);
+}
+
+/* ---------------------------------------------------------------- */
+/* Runs                                                              */
+/* ---------------------------------------------------------------- */
+
+static void post_offers(run *r, int n) {
+    for (int t = 1; t < n; t++) {
+        g_workers[t].job = r;
+        atomic_store(&g_workers[t].offer, OFFER_POSTED);
+    }
+    pthread_mutex_lock(&g_lock);
+    if (g_sleepers > 0) pthread_cond_broadcast(&g_wake_cv);
+    pthread_mutex_unlock(&g_lock);
+}
+
+/* Withdraws w's offer if it is still open, else waits until w is done. */
+static void settle_offer(worker *w) {
+    int expect = OFFER_POSTED;
+    if (atomic_compare_exchange_strong(&w->offer, &expect, OFFER_CANCELLED)) return;
+    int64_t until = now_ns() + CALLER_SPIN_NS;
+    for (unsigned i = 1; atomic_load(&w->offer) != OFFER_DONE; i++) {
+        if (i % 64 == 0 && now_ns() > until) break;
+        cpu_relax();
+    }
+    pthread_mutex_lock(&g_lock);
+    while (atomic_load(&w->offer) != OFFER_DONE) {
+        g_caller_sleeping = true;
+        pthread_cond_wait(&g_done_cv, &g_lock);
+    }
+    g_caller_sleeping = false;
+    pthread_mutex_unlock(&g_lock);
+}
+
+int dc__parallel_for(dc__chunk_fn fn, void *ctx, int64_t nchunks, int threads) {
+    run r = {.fn = fn, .ctx = ctx, .nchunks = nchunks};
+    int n = dc__pool_threads();
+    if (threads < n) n = threads;
+    if (nchunks < n) n = (int)nchunks;
+    if (n <= 1 || tl_in_run || pthread_mutex_trylock(&g_run_lock) != 0) {
+        take_chunks(&r, 0);
+        return 1;
+    }
+    int avail = start_workers(n);
+    if (avail < n) n = avail;
+    post_offers(&r, n);
+    tl_in_run = true;
+    take_chunks(&r, 0);
+    tl_in_run = false;
+    for (int t = 1; t < n; t++) settle_offer(&g_workers[t]);
+    pthread_mutex_unlock(&g_run_lock);
+    return n;
+}
+
+/* ---------------------------------------------------------------- */
+/* Public setting                                                    */
+/* ---------------------------------------------------------------- */
+
+dc_status dc_set_num_threads(int n) {
+    if (n < 0 || n > POOL_MAX)
+        return dc__fail(DC_E_INVALID, "dc_set_num_threads: %d threads; give 0 (one per core) "
+                        "to %d", n, POOL_MAX);
+    if (tl_in_run)
+        return dc__fail(DC_E_STATE, "dc_set_num_threads: called from inside a parallel run");
+    pthread_mutex_lock(&g_run_lock);
+    atomic_store(&g_setting, n);
+    stop_workers();   /* they restart lazily, as many as the new count needs */
+    pthread_mutex_unlock(&g_run_lock);
+    return DC_OK;
+}
+
+int dc_get_num_threads(void) { return dc__pool_threads(); }

@@ -95,7 +95,7 @@ dc_module *dc_multihead_attention_new(int64_t embed_dim, int64_t num_heads, int 
 
 /* x (B, L, E) -> (B, heads, L, E / heads) */
 static dc_tensor *split_heads(dc_tensor *x, int64_t heads) {
-    const int64_t *s = dc_shape(x);
+    const int64_t *s = x ? dc_shape(x) : NULL;   /* NULL keeps the error of a chain */
     if (!s) return NULL;
     int64_t shape[4] = {s[0], s[1], heads, s[2] / heads};
     return dc_transpose(dc_reshape(x, 4, shape), 1, 2);
@@ -103,7 +103,7 @@ static dc_tensor *split_heads(dc_tensor *x, int64_t heads) {
 
 /* (B, heads, L, D) -> (B, L, heads * D) */
 static dc_tensor *merge_heads(dc_tensor *x) {
-    const int64_t *s = dc_shape(x);
+    const int64_t *s = x ? dc_shape(x) : NULL;   /* NULL keeps the error of a chain */
     if (!s) return NULL;
     int64_t shape[3] = {s[0], s[2], s[1] * s[3]};
     return dc_reshape(dc_transpose(x, 1, 2), 3, shape);

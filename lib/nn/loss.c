@@ -424,6 +424,7 @@ static dc_tensor *prob_target_loss(const dc_loss *loss, dc_tensor *logp, dc_tens
     case DC_REDUCTION_NONE: return dc_neg(dc_sum(prod, &axis, 1, 0));
     case DC_REDUCTION_SUM: return dc_neg(dc_sum(prod, NULL, 0, 0));
     default: {
+        /* NOLINTNEXTLINE(bugprone-integer-division): exact, numel is rows * classes */
         double rows = (double)(logp->numel / classes);
         return dc_mul_scalar(dc_sum(prod, NULL, 0, 0), -1.0 / rows);
     }

@@ -214,12 +214,15 @@ typedef struct seq_result {
 static dc_status run_layer(const rnn_impl *cfg, layer_weights w, dc_tensor *in, dc_tensor *h,
                            dc_tensor *c, dc_tensor **steps, seq_result *res) {
     int time_axis = cfg->batch_first ? 1 : 0;
+    /* in is x or the previous layer's output, set whenever run_layer returned DC_OK (a
+     * failed op leaves dc_last_status() != DC_OK)
+     * NOLINTNEXTLINE(clang-analyzer-core.NullDereference) */
     int64_t n_steps = in->shape[time_axis], hs = cfg->hidden_size;
     bool gru = cfg->kind == DC_RNN_GRU;
     /* RNN and LSTM add b_hh to the same pre-activation as b_ih: fold it
      * into the projection. GRU scales the n part of W_hh h + b_hh by r. */
     dc_tensor *bias = w.b_ih;
-    if (!gru && w.b_ih) bias = dc_add(w.b_ih, w.b_hh);
+    if (!gru && w.b_ih && !(bias = dc_add(w.b_ih, w.b_hh))) return dc_last_status();
     dc_tensor *xp = affine(in, w.w_ih, bias);
     if (!xp) return dc_last_status();
     /* steps[] first holds the projected inputs, then the outputs. */

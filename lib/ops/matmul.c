@@ -204,6 +204,7 @@ static dc_status run_gemms(mm_plan *p, dc_tensor *out) {
         for (int i = 0; i < outer; i++) {
             oa += idx[i] * p->a.bstrides[i];
             ob += idx[i] * p->b.bstrides[i];
+            /* cppcheck-suppress uninitvar ; outer <= nbatch: entries below outer are set */
             oc += idx[i] * out_bstrides[i];
         }
         dc_status st = dc__gemm(out->dtype, p->a.trans, p->b.trans, rows, p->n, p->k, 1.0,

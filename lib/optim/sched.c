@@ -68,6 +68,7 @@ static dc_status check_opt(const dc_optim *opt, const char *func) {
 static double closed_form(const dc_sched *s, double base, int64_t epoch) {
     switch (s->kind) {
     case SCHED_STEP:
+        /* NOLINTNEXTLINE(bugprone-integer-division): StepLR's floor(epoch / step_size) */
         return base * pow(s->gamma, (double)(epoch / s->step_size));
     case SCHED_EXPONENTIAL:
         return base * pow(s->gamma, (double)epoch);

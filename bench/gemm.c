@@ -1,0 +1,330 @@
+/* SGEMM benchmark: this machine's FMA peak, then GFLOP/s of our kernels
+ * and of cblas on square and training shapes, on 1 and 2 threads.
+ *
+ *   ./build/bench/gemm [--quick] [--reps N] [--filter TEXT] [--best]
+ *
+ * Each figure is the median (--best: the best) of several timed calls
+ * after a warm-up, also
+ * shown as % of the peak measured at the same thread count. Ours runs
+ * through dc__sgemm_own with the library's pool (dc_set_num_threads);
+ * cblas is called directly, with OpenBLAS's own threads when built
+ * against it (openblas_set_num_threads). Each side's threads are stopped
+ * or idle while the other is measured, so the two pools never fight.
+ * OpenBLAS picks its kernels when it loads: set OPENBLAS_CORETYPE before
+ * starting the program to try another core (e.g. SkylakeX). */
+#include "core/threads.h"
+#include "kernels/kernels.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#if defined(__has_include)
+#  if __has_include(<openblas_config.h>)
+#    define HAVE_OPENBLAS 1
+#  endif
+#endif
+#ifndef HAVE_OPENBLAS
+#  define HAVE_OPENBLAS 0
+#endif
+
+#if defined(__GNUC__) && defined(__x86_64__)
+#  include <immintrin.h>
+#  define X86 1
+#else
+#  define X86 0
+#endif
+
+static double now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* ---------------------------------------------------------------- */
+/* Peak: FMAs on registers only                                      */
+/* ---------------------------------------------------------------- */
+
+#define PEAK_SECONDS 0.2
+
+#if X86
+/* 16 independent accumulators in named registers (an array would be
+ * stored back to memory every round). */
+#define PEAK_REGS(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11) \
+    X(12) X(13) X(14) X(15)
+
+/* FLOPs done in about PEAK_SECONDS of 512-bit FMAs. */
+__attribute__((target("avx512f"))) static double fma_loop_512(double *seconds) {
+#define DECL512(i) __m512 r##i = _mm512_set1_ps((float)i);
+#define FMA512(i) r##i = _mm512_fmadd_ps(r##i, x, y);
+#define SUM512(i) sum = _mm512_add_ps(sum, r##i);
+    PEAK_REGS(DECL512)
+    __m512 x = _mm512_set1_ps(0.999999f), y = _mm512_set1_ps(1e-7f);
+    double t0 = now();
+    long iters = 0;
+    do {
+        for (int r = 0; r < 1000; r++) {
+            PEAK_REGS(FMA512)
+        }
+        iters += 1000;
+    } while (now() - t0 < PEAK_SECONDS);
+    *seconds = now() - t0;
+    __m512 sum = _mm512_setzero_ps();
+    PEAK_REGS(SUM512)
+    double flops = (double)iters * 16 * 16 * 2;
+    return _mm512_reduce_add_ps(sum) == 12345.0f ? flops + 1 : flops;   /* keeps them live */
+}
+
+__attribute__((target("avx2,fma"))) static double fma_loop_256(double *seconds) {
+#define DECL256(i) __m256 r##i = _mm256_set1_ps((float)i);
+#define FMA256(i) r##i = _mm256_fmadd_ps(r##i, x, y);
+#define SUM256(i) sum = _mm256_add_ps(sum, r##i);
+    PEAK_REGS(DECL256)
+    __m256 x = _mm256_set1_ps(0.999999f), y = _mm256_set1_ps(1e-7f);
+    double t0 = now();
+    long iters = 0;
+    do {
+        for (int r = 0; r < 1000; r++) {
+            PEAK_REGS(FMA256)
+        }
+        iters += 1000;
+    } while (now() - t0 < PEAK_SECONDS);
+    *seconds = now() - t0;
+    __m256 sum = _mm256_setzero_ps();
+    PEAK_REGS(SUM256)
+    float buf[8];
+    _mm256_storeu_ps(buf, sum);
+    double flops = (double)iters * 16 * 8 * 2;
+    return buf[0] == 12345.0f ? flops + 1 : flops;
+}
+#endif
+
+typedef struct peak_arg {
+    double flops, seconds;
+} peak_arg;
+
+static void *peak_thread(void *p) {
+    peak_arg *a = p;
+#if X86
+    if (__builtin_cpu_supports("avx512f")) a->flops = fma_loop_512(&a->seconds);
+    else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+        a->flops = fma_loop_256(&a->seconds);
+    else
+#endif
+    {
+        a->flops = 0;
+        a->seconds = 1;
+    }
+    return NULL;
+}
+
+/* GFLOP/s of threads threads running the FMA loop at once. */
+static double measure_peak(int threads) {
+    pthread_t th[64];
+    peak_arg args[64];
+    for (int i = 0; i < threads; i++) pthread_create(&th[i], NULL, peak_thread, &args[i]);
+    double total = 0;
+    for (int i = 0; i < threads; i++) {
+        pthread_join(th[i], NULL);
+        total += args[i].flops / args[i].seconds;
+    }
+    return total / 1e9;
+}
+
+/* ---------------------------------------------------------------- */
+/* Shapes                                                            */
+/* ---------------------------------------------------------------- */
+
+typedef struct shape {
+    const char *name;
+    int m, n, k;
+    bool ta, tb;
+    bool big;            /* skipped by --quick */
+} shape;
+
+/* op(A) m x k, op(B) k x n. For a layer x (B x in) -> y (B x out) with
+ * W (out x in): forward y = x W^T (NT: m=B, n=out, k=in), gradient of x
+ * = gy W (NN: m=B, n=in, k=out), gradient of W = gy^T x (TN: m=out,
+ * n=in, k=B). */
+static const shape shapes[] = {
+    {"square 64", 64, 64, 64, false, false, false},
+    {"square 128", 128, 128, 128, false, false, false},
+    {"square 256", 256, 256, 256, false, false, false},
+    {"square 512", 512, 512, 512, false, false, false},
+    {"square 1024", 1024, 1024, 1024, false, false, false},
+    {"square 2048", 2048, 2048, 2048, false, false, true},
+    {"mlp fc1 fwd 128x784x256 NT", 128, 256, 784, false, true, false},
+    {"mlp fc1 dW  256x128x784 TN", 256, 784, 128, true, false, false},
+    {"mlp fc2 fwd 128x256x256 NT", 128, 256, 256, false, true, false},
+    {"mlp fc2 dX  128x256x256 NN", 128, 256, 256, false, false, false},
+    {"mlp fc2 dW  256x128x256 TN", 256, 256, 128, true, false, false},
+    {"mlp fc3 fwd 128x256x10 NT", 128, 10, 256, false, true, false},
+    {"mlp fc3 dX  128x10x256 NN", 128, 256, 10, false, false, false},
+    {"mlp fc3 dW  10x128x256 TN", 10, 256, 128, true, false, false},
+    {"lenet conv1 6x25x784 NN", 6, 784, 25, false, false, false},
+    {"lenet conv1 dW 6x784x25 NT", 6, 25, 784, false, true, false},
+    {"lenet conv1 dX 25x6x784 TN", 25, 784, 6, true, false, false},
+    {"lenet conv2 16x150x100 NN", 16, 100, 150, false, false, false},
+    {"lenet conv2 dW 16x100x150 NT", 16, 150, 100, false, true, false},
+    {"lenet conv2 dX 150x16x100 TN", 150, 100, 16, true, false, false},
+    {"lenet fc1 64x400x120 NT", 64, 120, 400, false, true, false},
+    {"gpt qkv 2048x128x384 NT", 2048, 384, 128, false, true, false},
+    {"gpt mlp up 2048x128x512 NT", 2048, 512, 128, false, true, false},
+    {"gpt mlp down 2048x512x128 NT", 2048, 128, 512, false, true, false},
+    {"gpt attn 64x32x64 NT", 64, 64, 32, false, true, false},
+    {"skinny 64x32x64 NN", 64, 64, 32, false, false, false},
+    {"skinny 32x128x512 NN", 32, 512, 128, false, false, false},
+};
+#define NSHAPES ((int)(sizeof shapes / sizeof shapes[0]))
+
+typedef struct operands {
+    float *a, *b, *c;
+    int lda, ldb, ldc;
+} operands;
+
+static float *random_floats(size_t n) {
+    float *p = malloc(n * sizeof *p);
+    if (!p) {
+        fprintf(stderr, "out of memory\n");
+        exit(1);
+    }
+    for (size_t i = 0; i < n; i++) p[i] = (float)((i * 2654435761u) % 1000) / 500.0f - 1.0f;
+    return p;
+}
+
+static operands make_operands(const shape *s) {
+    operands o;
+    o.lda = s->ta ? s->m : s->k;
+    o.ldb = s->tb ? s->k : s->n;
+    o.ldc = s->n;
+    o.a = random_floats((size_t)s->m * (size_t)s->k);
+    o.b = random_floats((size_t)s->k * (size_t)s->n);
+    o.c = random_floats((size_t)s->m * (size_t)s->n);
+    return o;
+}
+
+static void free_operands(operands *o) {
+    free(o->a);
+    free(o->b);
+    free(o->c);
+}
+
+static void run_own(const shape *s, operands *o) {
+    if (dc__sgemm_own(s->ta, s->tb, s->m, s->n, s->k, 1.0f, o->a, o->lda, o->b, o->ldb, 0.0f,
+                      o->c, o->ldc) != DC_OK) {
+        fprintf(stderr, "dc__sgemm_own failed: %s\n", dc_last_error());
+        exit(1);
+    }
+}
+
+static void run_blas(const shape *s, operands *o) {
+    cblas_sgemm(CblasRowMajor, s->ta ? CblasTrans : CblasNoTrans,
+                s->tb ? CblasTrans : CblasNoTrans, s->m, s->n, s->k, 1.0f, o->a, o->lda, o->b,
+                o->ldb, 0.0f, o->c, o->ldc);
+}
+
+static int cmp_double(const void *x, const void *y) {
+    double a = *(const double *)x, b = *(const double *)y;
+    return a < b ? -1 : a > b;
+}
+
+/* Median GFLOP/s of run over reps calls (each call repeated enough
+ * times to last >= 1 ms), after warm-up. */
+static bool g_best;   /* --best: the fastest repetition, not the median */
+
+static double measure(void (*run)(const shape *, operands *), const shape *s, operands *o,
+                      int reps) {
+    double flops = 2.0 * s->m * s->n * s->k;
+    int inner = (int)ceil(2e-3 * 50e9 / flops);   /* ~1 ms at 50 GFLOP/s */
+    if (inner < 1) inner = 1;
+    for (int w = 0; w < 3; w++) run(s, o);
+    double rates[64];
+    if (reps > 64) reps = 64;
+    for (int r = 0; r < reps; r++) {
+        double t0 = now();
+        for (int i = 0; i < inner; i++) run(s, o);
+        rates[r] = flops * inner / (now() - t0) / 1e9;
+    }
+    qsort(rates, (size_t)reps, sizeof *rates, cmp_double);
+    return g_best ? rates[reps - 1] : rates[reps / 2];
+}
+
+static void set_blas_threads(int n) {
+#if HAVE_OPENBLAS
+    openblas_set_num_threads(n);
+#else
+    (void)n;
+#endif
+}
+
+int main(int argc, char **argv) {
+    bool quick = false;
+    int reps = 11;
+    const char *filter = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--quick") == 0) quick = true;
+        else if (strcmp(argv[i], "--reps") == 0 && i + 1 < argc) reps = atoi(argv[++i]);
+        else if (strcmp(argv[i], "--filter") == 0 && i + 1 < argc) filter = argv[++i];
+        else if (strcmp(argv[i], "--best") == 0) g_best = true;
+        else {
+            fprintf(stderr, "usage: %s [--quick] [--reps N] [--filter TEXT] [--best]\n",
+                    argv[0]);
+            return 2;
+        }
+    }
+    if (quick && reps > 5) reps = 5;
+    if (reps < 1) reps = 1;
+    const int nthreads[2] = {1, 2};
+
+    printf("%s\n", dc_kernel_info());
+#if HAVE_OPENBLAS
+    printf("OpenBLAS: %s (core %s)\n", openblas_get_config(), openblas_get_corename());
+#endif
+    double peak[2];
+    for (int t = 0; t < 2; t++) {
+        peak[t] = measure_peak(nthreads[t]);
+        printf("FMA peak, %d thread%s: %.1f GFLOP/s\n", nthreads[t], t ? "s" : "", peak[t]);
+    }
+
+    /* results[shape][thread count][0 ours, 1 cblas] */
+    static double res[NSHAPES][2][2];
+    for (int t = 0; t < 2; t++) {
+        /* ours with the pool at t threads, OpenBLAS on one; then ours
+         * stopped (its workers joined) and OpenBLAS on t */
+        for (int side = 0; side < 2; side++) {
+            dc_set_num_threads(side == 0 ? nthreads[t] : 1);
+            set_blas_threads(side == 1 ? nthreads[t] : 1);
+            for (int i = 0; i < NSHAPES; i++) {
+                const shape *s = &shapes[i];
+                if ((quick && s->big) || (filter && !strstr(s->name, filter))) continue;
+                operands o = make_operands(s);
+                res[i][t][side] = measure(side == 0 ? run_own : run_blas, s, &o,
+                                          s->big ? (reps + 1) / 2 : reps);
+                free_operands(&o);
+            }
+        }
+    }
+    set_blas_threads(1);
+    dc_set_num_threads(0);
+
+    printf("\nGFLOP/s (%s of %d), %% of the measured peak in ()\n", g_best ? "best" : "median",
+           reps);
+    printf("%-30s %5s %5s %5s | %14s %14s %6s | %14s %14s %6s\n", "shape", "M", "N", "K",
+           "ours 1T", "cblas 1T", "ratio", "ours 2T", "cblas 2T", "ratio");
+    for (int i = 0; i < NSHAPES; i++) {
+        const shape *s = &shapes[i];
+        if ((quick && s->big) || (filter && !strstr(s->name, filter))) continue;
+        printf("%-30s %5d %5d %5d", s->name, s->m, s->n, s->k);
+        for (int t = 0; t < 2; t++) {
+            double own = res[i][t][0], blas = res[i][t][1];
+            printf(" | %7.1f (%3.0f%%) %7.1f (%3.0f%%) %6.2f", own, 100 * own / peak[t], blas,
+                   100 * blas / peak[t], own / blas);
+        }
+        printf("\n");
+    }
+    return 0;
+}

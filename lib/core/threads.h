@@ -1,0 +1,33 @@
+/* The library's thread pool (lib/core/threads.c), for the units that split
+ * large ops across threads (GEMM today).
+ *
+ * The pool's worker threads start at the first parallel run that needs
+ * them, not at load. dc_set_num_threads(1) stops and joins them; a
+ * destructor joins them when the library is unloaded or the process
+ * exits, so no thread outlives the code it runs. */
+#ifndef DEEPCORE_THREADS_H
+#define DEEPCORE_THREADS_H
+
+#include "internal.h"
+
+/* One chunk of a parallel loop. slot (0..threads-1) names the thread
+ * running it, distinct among the threads of one run: index per-thread
+ * scratch space with it. */
+typedef void (*dc__chunk_fn)(void *ctx, int64_t chunk, int slot);
+
+/* The threads a parallel run may use now (dc_get_num_threads()). */
+int dc__pool_threads(void);
+
+/* Runs fn(ctx, c, slot) once for every chunk c in 0..nchunks-1 on up to
+ * min(threads, dc__pool_threads()) threads (the caller is one, slot 0)
+ * and returns when all are done. Threads take chunks as they come free,
+ * so a worker the OS has not scheduled yet simply gets none: the caller
+ * does not wait for it. Runs everything on the calling thread when only
+ * one thread would take part, when called from inside a parallel run (no
+ * nesting), when another thread holds the pool, or when the workers
+ * cannot be started. Returns the threads that were offered chunks.
+ * fn must not record errors: dc__fail records on the thread that calls
+ * it. */
+int dc__parallel_for(dc__chunk_fn fn, void *ctx, int64_t nchunks, int threads);
+
+#endif

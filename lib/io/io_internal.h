@@ -1,0 +1,30 @@
+/*
+ * Internal entry points of the dataset readers (lib/io/idx.c, csv.c). The
+ * public path-based functions read the file and call these; the fuzz
+ * targets (tests/fuzz/) call them on raw buffers.
+ */
+#ifndef DEEPCORE_IO_INTERNAL_H
+#define DEEPCORE_IO_INTERNAL_H
+
+#include "../core/internal.h"
+
+/* Reads a whole file into a new dc__malloc'd buffer (one extra NUL byte
+ * after the data, not counted in *size). Files larger than max_size are
+ * DC_E_FORMAT; a missing or unreadable file is DC_E_IO with strerror.
+ * func names the public function in messages. (lib/io/idx.c) */
+dc_status dc__read_file(const char *path, size_t max_size, const char *func,
+                        unsigned char **data, size_t *size);
+
+/* An IDX buffer, plain or gzip (detected by its magic 1f 8b), as a new
+ * tensor owned by the caller (in no scope). max_bytes bounds the tensor's
+ * size in bytes (0: 4 GiB). Malformed or hostile input is DC_E_FORMAT;
+ * nothing larger than about twice the data actually present is ever
+ * allocated. */
+dc_tensor *dc__idx_parse(const void *data, size_t size, size_t max_bytes);
+
+/* Numeric CSV text of size bytes (need not be NUL-terminated) as a new
+ * (rows, columns) tensor of dtype owned by the caller (in no scope). */
+dc_tensor *dc__csv_parse(const char *text, size_t size, int header_rows,
+                         dc_dtype dtype);
+
+#endif /* DEEPCORE_IO_INTERNAL_H */

@@ -1,0 +1,148 @@
+/* AVX-512 micro-kernel of our SGEMM: a 12 x 32 tile of C in 24 zmm
+ * accumulators; per step of k, two vector loads of the B panel, twelve
+ * broadcasts of the A panel and 24 FMAs. The A panel is read packed (or
+ * in place with its rows adjacent: "row offsets") or in place along its
+ * rows ("row pointers"); the B panel packed or in place. Compiled for AVX-512 through
+ * function attributes only, so the library still runs on any x86-64: the
+ * driver calls it after checking the CPU. */
+#include "gemm_own.h"
+
+#if DC_GEMM_X86
+#include <immintrin.h>
+
+#define T512 __attribute__((target("avx512f,avx512vl,avx512dq,avx2,fma")))
+#define INLINE512 static inline __attribute__((always_inline)) T512
+#define MR 12
+#define NR 32
+
+#define KARGS                                                                              \
+    int64_t kc, const dc__sgemm_panels *x, float alpha, float beta, float *c, int64_t rs_c, \
+        int64_t cs_c, int mr, int nr
+#define KPASS kc, x, alpha, beta, c, rs_c, cs_c, mr, nr
+
+/* One row of C from its accumulators, on columns the masks select. */
+INLINE512 void store_row(float *c, __m512 v0, __m512 v1, int nv, __mmask16 m0,
+                         __mmask16 m1, __m512 valpha, float beta) {
+    v0 = _mm512_mul_ps(v0, valpha);
+    if (nv > 1) v1 = _mm512_mul_ps(v1, valpha);
+    if (beta != 0.0f) {   /* beta == 0 never reads C: NaN there is dropped */
+        __m512 vbeta = _mm512_set1_ps(beta);
+        v0 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m0, c), vbeta, v0);
+        if (nv > 1) v1 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m1, c + 16), vbeta, v1);
+    }
+    _mm512_mask_storeu_ps(c, m0, v0);
+    if (nv > 1) _mm512_mask_storeu_ps(c + 16, m1, v1);
+}
+
+static __mmask16 lane_mask(int count) {
+    return count >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (count > 0 ? count : 0)) - 1);
+}
+
+#define DECL(i) __m512 r##i##_0 = _mm512_setzero_ps(), r##i##_1 = _mm512_setzero_ps()
+#define STEP(i)                                                                            \
+    if (M > i) {                                                                           \
+        __m512 a_ = _mm512_set1_ps(A_AT(i));                                               \
+        r##i##_0 = _mm512_fmadd_ps(a_, b0, r##i##_0);                                      \
+        if (V > 1) r##i##_1 = _mm512_fmadd_ps(a_, b1, r##i##_1);                           \
+    }
+#define STORE(i)                                                                           \
+    if (M > i) store_row(c + i * rs_c, r##i##_0, r##i##_1, V, m0, m1, valpha, beta)
+#define SPILL(i)                                                                           \
+    if (M > i) {                                                                           \
+        _mm512_store_ps(tile + i * NR, r##i##_0);                                          \
+        if (V > 1) _mm512_store_ps(tile + i * NR + 16, r##i##_1);                          \
+    }
+#define ALL_ROWS(X) X(0); X(1); X(2); X(3); X(4); X(5); X(6); X(7); X(8); X(9); X(10); X(11)
+
+/* Element i of the A panel at the current step: by row offset from ap,
+ * or through four row pointers (three rows each, ars apart). */
+#define A_AT(i) (ROWPTR ? A_BY_POINTER(i) : ap[i])
+#define A_BY_POINTER(i)                                                                    \
+    ((i) < 3   ? a0[((i) % 3) * ars]                                                       \
+     : (i) < 6 ? a3[((i) % 3) * ars]                                                       \
+     : (i) < 9 ? a6[((i) % 3) * ars]                                                       \
+               : a9[((i) % 3) * ars])
+
+/* The kernel for exactly M rows (M == mr), V vectors of columns (nr <=
+ * 16 * V) and one way of reading A; M, V and ROWPTR are constants in each
+ * instance below, so the unused accumulators and steps vanish. */
+INLINE512 void kernel_body(const int M, const int V, const bool ROWPTR, KARGS) {
+    ALL_ROWS(DECL);
+    const float *ap = x->a, *bp = x->b;
+    int64_t ars = x->a_rs, astep = x->a_cs, bstep = x->b_rs;
+    const float *a0 = ap, *a3 = M > 3 ? ap + 3 * ars : ap, *a6 = M > 6 ? ap + 6 * ars : ap,
+                *a9 = M > 9 ? ap + 9 * ars : ap;
+    if (cs_c == 1)
+        for (int i = 0; i < M; i++) {
+            _mm_prefetch((const char *)(c + i * rs_c), _MM_HINT_T0);
+            if (V > 1) _mm_prefetch((const char *)(c + i * rs_c + 16), _MM_HINT_T0);
+        }
+#pragma GCC unroll 4
+    for (int64_t p = 0; p < kc; p++) {
+        __m512 b0 = _mm512_loadu_ps(bp);
+        __m512 b1 = V > 1 ? _mm512_loadu_ps(bp + 16) : b0;
+        ALL_ROWS(STEP);
+        if (ROWPTR) {
+            a0++;
+            a3++;
+            a6++;
+            a9++;
+        } else {
+            ap += astep;
+        }
+        bp += bstep;
+    }
+    __m512 valpha = _mm512_set1_ps(alpha);
+    if (cs_c == 1) {   /* rows of C are contiguous: vector stores, masked at the edge */
+        __mmask16 m0 = lane_mask(nr), m1 = lane_mask(nr - 16);
+        ALL_ROWS(STORE);
+    } else {           /* C read transposed: through a tile in memory */
+        __attribute__((aligned(64))) float tile[MR * NR];
+        ALL_ROWS(SPILL);
+        dc__sgemm_store_tile(tile, NR, mr, nr, alpha, beta, c, rs_c, cs_c);
+    }
+}
+
+#define INSTANCES(M)                                                                       \
+    static T512 void kernel_##M##_1(KARGS) { kernel_body(M, 1, false, KPASS); }            \
+    static T512 void kernel_##M##_2(KARGS) { kernel_body(M, 2, false, KPASS); }            \
+    static T512 void kernel_##M##_1p(KARGS) { kernel_body(M, 1, true, KPASS); }            \
+    static T512 void kernel_##M##_2p(KARGS) { kernel_body(M, 2, true, KPASS); }
+INSTANCES(1)
+INSTANCES(2)
+INSTANCES(3)
+INSTANCES(4)
+INSTANCES(5)
+INSTANCES(6)
+INSTANCES(7)
+INSTANCES(8)
+INSTANCES(9)
+INSTANCES(10)
+INSTANCES(11)
+INSTANCES(12)
+
+typedef void (*kernel_fn)(KARGS);
+#define ROW_OF(M) {{kernel_##M##_1, kernel_##M##_2}, {kernel_##M##_1p, kernel_##M##_2p}}
+static const kernel_fn kernels[MR][2][2] = {
+    ROW_OF(1), ROW_OF(2), ROW_OF(3), ROW_OF(4),  ROW_OF(5),  ROW_OF(6),
+    ROW_OF(7), ROW_OF(8), ROW_OF(9), ROW_OF(10), ROW_OF(11), ROW_OF(12),
+};
+
+/* [rows][A by row pointers][two vectors] */
+static void avx512_ukernel(KARGS) { kernels[mr - 1][x->a_rs != 1][nr > 16](KPASS); }
+
+const dc__sgemm_kernel dc__sgemm_kernel_avx512 = {
+    .name = "avx512 12x32",
+    .isa = DC_ISA_AVX512,
+    .mr = MR,
+    .nr = NR,
+    .vw = 16,
+    .mc = 120,
+    .kc = 384,
+    .nc = 512,
+    .ukernel = avx512_ukernel,
+    .reads_in_place = true,
+    .pack_kcontig = dc__sgemm_pack_kcontig_avx2,
+};
+
+#endif /* DC_GEMM_X86 */

@@ -1,0 +1,388 @@
+/* Our SGEMM driver: chooses the micro-kernel for the CPU, lays the
+ * problem out for it, packs panels of A and B blocked for the caches, and
+ * splits the work across the library's thread pool.
+ *
+ * Loop nest (one thread's share of C):
+ *   for each NC-wide block of columns        (B block KC x NC: in L2)
+ *     for each KC-deep slice of k             (pack the B block)
+ *       for each MC-tall block of rows        (pack the A block)
+ *         for each MR-row A micro-panel       (MR x KC: stays in L1)
+ *           for each NR-column B micro-panel  micro-kernel: MR x NR of C
+ *
+ * All matrices are read through general strides, so transposed operands
+ * cost nothing but their packing; the problem may also be solved
+ * transposed (C^T = op(B)^T op(A)^T) when that fits the register tile
+ * better, e.g. when N is small and M large. */
+#include "gemm_own.h"
+
+#include "../core/threads.h"
+
+#include <string.h>
+
+/* Below this many FLOPs a GEMM stays on the calling thread, and each
+ * further thread needs as many again: waking a worker costs a few
+ * microseconds. */
+#define PAR_FLOPS_PER_THREAD 1.5e6
+
+/* ---------------------------------------------------------------- */
+/* Kernel choice                                                     */
+/* ---------------------------------------------------------------- */
+
+static atomic_int g_cpu_isa = -1;   /* detected once */
+static atomic_int g_forced = -1;    /* dc__gemm_force_isa, -1: none */
+
+static dc_gemm_isa detect_isa(void) {
+#if DC_GEMM_X86
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
+        __builtin_cpu_supports("avx512dq"))
+        return DC_ISA_AVX512;
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return DC_ISA_AVX2;
+#endif
+    return DC_ISA_GENERIC;
+}
+
+dc_gemm_isa dc__gemm_cpu_isa(void) {
+    int isa = atomic_load(&g_cpu_isa);
+    if (isa < 0) {
+        isa = (int)detect_isa();
+        atomic_store(&g_cpu_isa, isa);
+    }
+    return (dc_gemm_isa)isa;
+}
+
+dc_gemm_isa dc__gemm_isa(void) {
+    int forced = atomic_load(&g_forced);
+    return forced >= 0 ? (dc_gemm_isa)forced : dc__gemm_cpu_isa();
+}
+
+dc_status dc__gemm_force_isa(int isa) {
+    if (isa < -1 || isa > DC_ISA_AVX512)
+        return dc__fail(DC_E_INVALID, "dc__gemm_force_isa: unknown ISA %d", isa);
+    if (isa > (int)dc__gemm_cpu_isa())
+        return dc__fail(DC_E_UNSUPPORTED, "dc__gemm_force_isa: this CPU cannot run %s",
+                        dc__gemm_isa_name((dc_gemm_isa)isa));
+    atomic_store(&g_forced, isa);
+    return DC_OK;
+}
+
+const char *dc__gemm_isa_name(dc_gemm_isa isa) {
+    switch (isa) {
+    case DC_ISA_GENERIC: return "generic";
+    case DC_ISA_AVX2: return "avx2";
+    case DC_ISA_AVX512: return "avx512";
+    }
+    return "?";
+}
+
+static const dc__sgemm_kernel *kernel_for(dc_gemm_isa isa) {
+#if DC_GEMM_X86
+    if (isa == DC_ISA_AVX512) return &dc__sgemm_kernel_avx512;
+    if (isa == DC_ISA_AVX2) return &dc__sgemm_kernel_avx2;
+#else
+    (void)isa;
+#endif
+    return &dc__sgemm_kernel_generic;
+}
+
+const char *dc__gemm_kernel_name(void) { return kernel_for(dc__gemm_isa())->name; }
+
+/* ---------------------------------------------------------------- */
+/* Packing                                                           */
+/* ---------------------------------------------------------------- */
+
+/* A matrix read through strides: element (i, j) at p[i * rs + j * cs]. */
+typedef struct smat {
+    const float *p;
+    int64_t rs, cs;
+} smat;
+
+static const float *smat_at(const smat *x, int64_t i, int64_t j) {
+    return x->p + i * x->rs + j * x->cs;
+}
+
+/* Rows [0, rows) x k-steps [0, kc) of a matrix (row stride rs, k stride
+ * cs) into one panel of width w (dst[p * w + r]), zero for rows
+ * rows..w-1. The panel of A (rows are rows of op(A)) and of B (rows are
+ * columns of op(B), read transposed) are both this. */
+static void pack_panel(const dc__sgemm_kernel *kn, const float *src, int64_t rs, int64_t cs,
+                       int rows, int64_t kc, int w, float *dst) {
+    if (rs == 1) {   /* the w values of one step are contiguous: copies */
+        for (int64_t p = 0; p < kc; p++) {
+            memcpy(dst + p * w, src + p * cs, (size_t)rows * sizeof *dst);
+            for (int r = rows; r < w; r++) dst[p * w + r] = 0.0f;
+        }
+        return;
+    }
+    if (cs == 1 && kn->pack_kcontig) {   /* rows contiguous along k: a transpose */
+        kn->pack_kcontig(src, rs, rows, kc, w, dst);
+        return;
+    }
+    for (int r = 0; r < rows; r++) {   /* each row is read once, in its own order */
+        const float *row = src + r * rs;
+        for (int64_t p = 0; p < kc; p++) dst[p * w + r] = row[p * cs];
+    }
+    for (int r = rows; r < w; r++)
+        for (int64_t p = 0; p < kc; p++) dst[p * w + r] = 0.0f;
+}
+
+/* An mc x kc block of op(A) (from a's top-left) into MR-row panels. */
+static void pack_a(const dc__sgemm_kernel *kn, const smat *a, int64_t mc, int64_t kc,
+                   float *dst) {
+    int mr = kn->mr;
+    for (int64_t i = 0; i < mc; i += mr, dst += mr * kc) {
+        int rows = (int)(mc - i < mr ? mc - i : mr);
+        pack_panel(kn, smat_at(a, i, 0), a->rs, a->cs, rows, kc, mr, dst);
+    }
+}
+
+/* A kc x nc block of op(B) into NR-column panels (op(B)^T's rows). */
+static void pack_b(const dc__sgemm_kernel *kn, const smat *b, int64_t kc, int64_t nc,
+                   float *dst) {
+    int nr = kn->nr;
+    for (int64_t j = 0; j < nc; j += nr, dst += nr * kc) {
+        int cols = (int)(nc - j < nr ? nc - j : nr);
+        pack_panel(kn, smat_at(b, 0, j), b->cs, b->rs, cols, kc, nr, dst);
+    }
+}
+
+/* ---------------------------------------------------------------- */
+/* The blocked product                                               */
+/* ---------------------------------------------------------------- */
+
+typedef struct sgemm_job {
+    const dc__sgemm_kernel *kern;
+    int64_t m, n, k;
+    smat a, b;                  /* op(A): m x k, op(B): k x n */
+    float *c;
+    int64_t rs_c, cs_c;
+    float alpha, beta;
+    bool split_m;               /* chunks are bands of rows (else columns) */
+    int nchunks;
+    float *buf;                 /* per thread: A block then B block */
+    int64_t buf_a, buf_b;       /* floats of each, multiples of 16 */
+} sgemm_job;
+
+static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
+static int64_t round_up(int64_t x, int64_t to) { return (x + to - 1) / to * to; }
+
+/* A panel meeting at most this many panels of the other operand is read
+ * in place when the kernel can: packing it would cost about as much as
+ * the reads it saves. */
+#define IN_PLACE_MAX_USES 2
+
+/* op(A)'s block can be read in place: rows adjacent or contiguous along
+ * k, and each A panel meets few B panels. */
+static bool a_in_place(const dc__sgemm_kernel *kn, const smat *a, int64_t nc) {
+    return kn->reads_in_place && (a->rs == 1 || a->cs == 1) &&
+           nc <= IN_PLACE_MAX_USES * kn->nr;
+}
+
+/* op(B)'s block can be read in place: columns contiguous, and each B
+ * panel meets few A panels. */
+static bool b_in_place(const dc__sgemm_kernel *kn, const smat *b, int64_t mc) {
+    return kn->reads_in_place && b->cs == 1 && mc <= IN_PLACE_MAX_USES * kn->mr;
+}
+
+/* C[m0:m1, n0:n1] of the job, with this thread's buffers. */
+static void run_block(const sgemm_job *j, int64_t m0, int64_t m1, int64_t n0, int64_t n1,
+                      float *abuf, float *bbuf) {
+    const dc__sgemm_kernel *kn = j->kern;
+    int mr = kn->mr, nr = kn->nr;
+    dc__sgemm_panels x;
+    for (int64_t jc = n0; jc < n1; jc += kn->nc) {
+        int64_t nc = min64(kn->nc, n1 - jc);
+        int64_t ragged = nc % nr;   /* columns of the last, partial B panel */
+        for (int64_t pc = 0; pc < j->k; pc += kn->kc) {
+            int64_t kc = min64(kn->kc, j->k - pc);
+            smat bblk = {smat_at(&j->b, pc, jc), j->b.rs, j->b.cs};
+            bool b_direct = b_in_place(kn, &bblk, m1 - m0);
+            if (!b_direct)
+                pack_b(kn, &bblk, kc, nc, bbuf);
+            else if (ragged)   /* the kernel reads full panels only */
+                pack_b(kn, &(smat){smat_at(&bblk, 0, nc - ragged), bblk.rs, bblk.cs}, kc,
+                       ragged, bbuf);
+            float beta = pc == 0 ? j->beta : 1.0f;   /* later slices accumulate */
+            for (int64_t ic = m0; ic < m1; ic += kn->mc) {
+                int64_t mc = min64(kn->mc, m1 - ic);
+                smat ablk = {smat_at(&j->a, ic, pc), j->a.rs, j->a.cs};
+                bool a_direct = a_in_place(kn, &ablk, nc);
+                if (!a_direct) pack_a(kn, &ablk, mc, kc, abuf);
+                for (int64_t ir = 0; ir < mc; ir += mr) {
+                    int rows = (int)min64(mr, mc - ir);
+                    x.a = a_direct ? smat_at(&ablk, ir, 0) : abuf + ir * kc;
+                    x.a_rs = a_direct ? ablk.rs : 1;
+                    x.a_cs = a_direct ? ablk.cs : mr;
+                    float *crow = j->c + (ic + ir) * j->rs_c;
+                    for (int64_t jr = 0; jr < nc; jr += nr) {
+                        int cols = (int)min64(nr, nc - jr);
+                        if (!b_direct) {
+                            x.b = bbuf + jr * kc;
+                            x.b_rs = nr;
+                        } else if (cols == nr) {
+                            x.b = smat_at(&bblk, 0, jr);
+                            x.b_rs = bblk.rs;
+                        } else {
+                            x.b = bbuf;
+                            x.b_rs = nr;
+                        }
+                        kn->ukernel(kc, &x, j->alpha, beta, crow + (jc + jr) * j->cs_c,
+                                    j->rs_c, j->cs_c, rows, cols);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/* [*lo, *hi) of size units of unit, split evenly into n shares: share t. */
+static void share_of(int64_t size, int64_t unit, int t, int n, int64_t *lo, int64_t *hi) {
+    int64_t units = (size + unit - 1) / unit;
+    *lo = min64(size, units * t / n * unit);
+    *hi = min64(size, units * (t + 1) / n * unit);
+}
+
+/* Chunk c of nchunks: a band of rows or columns of C, on the buffers of
+ * the thread's slot. */
+static void run_chunk(void *ctx, int64_t chunk, int slot) {
+    const sgemm_job *j = ctx;
+    float *abuf = j->buf + (int64_t)slot * (j->buf_a + j->buf_b);
+    float *bbuf = abuf + j->buf_a;
+    int64_t lo, hi;
+    if (j->split_m) {
+        share_of(j->m, j->kern->mr, (int)chunk, j->nchunks, &lo, &hi);
+        if (lo < hi) run_block(j, lo, hi, 0, j->n, abuf, bbuf);
+    } else {
+        share_of(j->n, j->kern->nr, (int)chunk, j->nchunks, &lo, &hi);
+        if (lo < hi) run_block(j, 0, j->m, lo, hi, abuf, bbuf);
+    }
+}
+
+/* ---------------------------------------------------------------- */
+/* Planning                                                          */
+/* ---------------------------------------------------------------- */
+
+/* Cycles per step of k of one register tile with rows rows and nv
+ * vectors of columns: FMA throughput (2 per cycle), FMA latency (4
+ * cycles per chain) or loads, whichever binds. */
+static double tile_cost(int rows, int nv) {
+    double fma = rows * nv / 2.0, loads = (rows + nv) / 2.0, cost = 4.0;
+    if (fma > cost) cost = fma;
+    if (loads > cost) cost = loads;
+    return cost;
+}
+
+/* Cycles per element packed: a copy, or a transpose. */
+#define PACK_COPY_CYCLES 0.2
+#define PACK_TRANSPOSE_CYCLES 0.5
+
+/* Estimated cycles of C = op(A) op(B) (m x n x k) with C's rows
+ * contiguous or not (then each tile goes out element by element):
+ * register tiles, C traffic, and packing (A is packed once per NC block
+ * of columns, B once) unless read in place. */
+static double plan_cost(const dc__sgemm_kernel *kn, int64_t m, int64_t n, int64_t k,
+                        const smat *a, const smat *b, bool c_rows_contiguous) {
+    int vfull = kn->nr / kn->vw;
+    int64_t fm = m / kn->mr, fn = n / kn->nr;
+    int rm = (int)(m % kn->mr), rn = (int)(n % kn->nr);
+    int vrn = (rn + kn->vw - 1) / kn->vw;
+    double per_k = (double)fm * (double)fn * tile_cost(kn->mr, vfull);
+    if (rn) per_k += (double)fm * tile_cost(kn->mr, vrn);
+    if (rm) per_k += (double)fn * tile_cost(rm, vfull) + (rn ? tile_cost(rm, vrn) : 0.0);
+    double slices = (double)((k + kn->kc - 1) / kn->kc);
+    double cost = per_k * (double)k +
+                  (double)m * (double)n * slices * (c_rows_contiguous ? 1.0 / kn->vw : 1.0);
+    int64_t nc = min64(n, kn->nc), mc = min64(m, kn->mc);
+    if (!a_in_place(kn, a, nc))
+        cost += (double)m * (double)k * (double)((n + kn->nc - 1) / kn->nc) *
+                (a->rs == 1 ? PACK_COPY_CYCLES : PACK_TRANSPOSE_CYCLES);
+    if (!b_in_place(kn, b, mc))
+        cost += (double)k * (double)n * (b->cs == 1 ? PACK_COPY_CYCLES : PACK_TRANSPOSE_CYCLES);
+    return cost;
+}
+
+/* Threads worth using: enough FLOPs per thread, and at least one
+ * register tile of the split dimension each. */
+static int plan_threads(const sgemm_job *j) {
+    double flops = 2.0 * (double)j->m * (double)j->n * (double)j->k;
+    int want = dc__pool_threads();
+    if (flops / PAR_FLOPS_PER_THREAD < want) want = (int)(flops / PAR_FLOPS_PER_THREAD);
+    int64_t units = j->split_m ? (j->m + j->kern->mr - 1) / j->kern->mr
+                               : (j->n + j->kern->nr - 1) / j->kern->nr;
+    if (units < want) want = (int)units;
+    return want < 1 ? 1 : want;
+}
+
+/* Which dimension threads split: each thread packs the whole of the
+ * other operand, and shares are whole register tiles, so compare the
+ * busiest thread's multiply-adds plus packing (an element packed costs
+ * about PACK_WEIGHT multiply-adds) per step of k. */
+#define PACK_WEIGHT 16.0
+static bool plan_split_m(const dc__sgemm_kernel *kn, int64_t m, int64_t n, int threads) {
+    if (threads <= 1) return true;
+    int64_t mu = (m + kn->mr - 1) / kn->mr, nu = (n + kn->nr - 1) / kn->nr;
+    double rows = (double)((mu + threads - 1) / threads * kn->mr);
+    double cols = (double)((nu + threads - 1) / threads * kn->nr);
+    double by_m = rows * (double)n + PACK_WEIGHT * ((double)n + rows);
+    double by_n = cols * (double)m + PACK_WEIGHT * ((double)m + cols);
+    return by_m <= by_n;
+}
+
+/* C = beta * C (K == 0 or alpha == 0: the product adds nothing). */
+static void scale_c(int64_t m, int64_t n, float beta, float *c, int64_t ldc) {
+    for (int64_t i = 0; i < m; i++) {
+        float *row = c + i * ldc;
+        if (beta == 0.0f)
+            memset(row, 0, (size_t)n * sizeof *row);
+        else if (beta != 1.0f)
+            for (int64_t j = 0; j < n; j++) row[j] *= beta;
+    }
+}
+
+dc_status dc__sgemm_own(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k,
+                        float alpha, const float *a, int64_t lda, const float *b, int64_t ldb,
+                        float beta, float *c, int64_t ldc) {
+    if (m <= 0 || n <= 0) return DC_OK;
+    if (k <= 0 || alpha == 0.0f) {
+        scale_c(m, n, beta, c, ldc);
+        return DC_OK;
+    }
+    const dc__sgemm_kernel *kn = kernel_for(dc__gemm_isa());
+    smat opa = trans_a ? (smat){a, 1, lda} : (smat){a, lda, 1};
+    smat opb = trans_b ? (smat){b, 1, ldb} : (smat){b, ldb, 1};
+    sgemm_job j = {.kern = kn, .k = k, .c = c, .alpha = alpha, .beta = beta};
+    /* C^T = op(B)^T op(A)^T: C^T's rows are C's columns */
+    smat opbt = {opb.p, opb.cs, opb.rs}, opat = {opa.p, opa.cs, opa.rs};
+    if (plan_cost(kn, n, m, k, &opbt, &opat, false) < plan_cost(kn, m, n, k, &opa, &opb, true)) {
+        j.m = n;
+        j.n = m;
+        j.a = opbt;
+        j.b = opat;
+        j.rs_c = 1;
+        j.cs_c = ldc;
+    } else {
+        j.m = m;
+        j.n = n;
+        j.a = opa;
+        j.b = opb;
+        j.rs_c = ldc;
+        j.cs_c = 1;
+    }
+    j.split_m = true;
+    int threads = plan_threads(&j);
+    j.split_m = plan_split_m(kn, j.m, j.n, threads);
+    threads = plan_threads(&j);
+    /* buffers big enough for any share (the whole problem, capped by the
+     * cache blocks), 64-byte aligned */
+    int64_t kc = min64(kn->kc, k);
+    j.buf_a = round_up(min64(kn->mc, round_up(j.m, kn->mr)) * kc, 16);
+    j.buf_b = round_up(min64(kn->nc, round_up(j.n, kn->nr)) * kc, 16);
+    size_t floats = (size_t)threads * (size_t)(j.buf_a + j.buf_b);
+    void *raw = dc__malloc(floats * sizeof(float) + 64);
+    if (!raw) return DC_E_NOMEM;
+    j.buf = (float *)(((uintptr_t)raw + 63) & ~(uintptr_t)63);
+    j.nchunks = threads;   /* one band per thread; a late thread's goes to another */
+    dc__parallel_for(run_chunk, &j, j.nchunks, threads);
+    dc__free(raw);
+    return DC_OK;
+}

@@ -1,0 +1,76 @@
+/* Our SGEMM's parts: the micro-kernels of each instruction set
+ * (gemm_generic.c, gemm_avx2.c, gemm_avx512.c) and what they share with
+ * the driver (gemm_own.c), which packs panels, blocks for the caches and
+ * splits the work across threads.
+ *
+ * Packed panels: an A micro-panel holds MR rows of op(A) for kc steps of
+ * k, stored k-major (MR values per step, rows past the matrix's end are
+ * zero); a B micro-panel holds NR columns of op(B) likewise (NR values per
+ * step, zero past the end). */
+#ifndef DEEPCORE_GEMM_OWN_H
+#define DEEPCORE_GEMM_OWN_H
+
+#include "kernels.h"
+
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+#  define DC_GEMM_X86 1
+#else
+#  define DC_GEMM_X86 0
+#endif
+
+/* The operands of one micro-kernel call. Element (i, p) of the A panel
+ * is at a[i * a_rs + p * a_cs], with a_rs == 1 (a packed panel: a_cs ==
+ * MR; or op(A) read in place with its rows adjacent) or a_cs == 1 (op(A)
+ * read in place along its rows); element (p, j) of the B panel at
+ * b[p * b_rs + j] for j < NR (a packed panel: b_rs == NR; or full
+ * columns of op(B) read in place). */
+typedef struct dc__sgemm_panels {
+    const float *a;
+    int64_t a_rs, a_cs;
+    const float *b;
+    int64_t b_rs;
+} dc__sgemm_panels;
+
+/* C = alpha * (A panel x B panel) + beta * C on the top-left mr x nr part
+ * of the MR x NR product (mr >= 1, nr >= 1; the A panel has mr rows,
+ * the B panel NR columns, zero past nr when packed); C element (i, j) is
+ * at c[i * rs_c + j * cs_c]. beta == 0 overwrites C. */
+typedef void (*dc__sgemm_ukernel_fn)(int64_t kc, const dc__sgemm_panels *x, float alpha,
+                                     float beta, float *c, int64_t rs_c, int64_t cs_c, int mr,
+                                     int nr);
+
+/* Packs a panel whose rows are contiguous along k: dst[p * w + r] =
+ * src[r * rs + p] for r < rows, p < kc, and zero for rows rows..w-1
+ * (1 <= rows <= w). A transpose, so it pays to do it with vectors. */
+typedef void (*dc__sgemm_pack_fn)(const float *src, int64_t rs, int rows, int64_t kc, int w,
+                                  float *dst);
+
+typedef struct dc__sgemm_kernel {
+    const char *name;          /* e.g. "avx512 12x32" */
+    dc_gemm_isa isa;
+    int mr, nr;                /* register tile */
+    int vw;                    /* floats per vector register */
+    int64_t mc, kc, nc;        /* cache blocks: MC x KC of A, KC x NC of B */
+    dc__sgemm_ukernel_fn ukernel;
+    bool reads_in_place;              /* takes unpacked operands (dc__sgemm_panels) */
+    dc__sgemm_pack_fn pack_kcontig;   /* NULL: the portable loop */
+} dc__sgemm_kernel;
+
+extern const dc__sgemm_kernel dc__sgemm_kernel_generic;
+#if DC_GEMM_X86
+extern const dc__sgemm_kernel dc__sgemm_kernel_avx2;
+extern const dc__sgemm_kernel dc__sgemm_kernel_avx512;
+#endif
+
+#if DC_GEMM_X86
+/* The AVX2 transposing pack (8 x 8 blocks), for the AVX2 and AVX-512 kernels. */
+void dc__sgemm_pack_kcontig_avx2(const float *src, int64_t rs, int rows, int64_t kc, int w,
+                                 float *dst);
+#endif
+
+/* C = alpha * T + beta * C for an mr x nr tile T (row stride ldt), any
+ * strides of C: the edge path of the micro-kernels. */
+void dc__sgemm_store_tile(const float *t, int ldt, int mr, int nr, float alpha, float beta,
+                          float *c, int64_t rs_c, int64_t cs_c);
+
+#endif

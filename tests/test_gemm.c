@@ -1,0 +1,501 @@
+/* Our SGEMM (lib/kernels/gemm_*.c) against a naive double-precision
+ * product computed here, on every instruction set this CPU runs, on one
+ * and two threads; the backend switch through the public API; the thread
+ * pool (lib/core/threads.c) on its own. */
+#include "testutil.h"
+
+#include "core/threads.h"
+#include "kernels/kernels.h"
+
+#include <dirent.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+/* ---------------------------------------------------------------- */
+/* Reference and checking                                            */
+/* ---------------------------------------------------------------- */
+
+/* Deterministic values in [-1, 1): a small LCG, independent of the library. */
+static uint32_t g_seed = 12345;
+static float next_value(void) {
+    g_seed = g_seed * 1664525u + 1013904223u;
+    return (float)((g_seed >> 8) & 0xffff) / 32768.0f - 1.0f;
+}
+
+/* A stored matrix: rows x cols with row stride ld (>= cols), filled. */
+static float *new_matrix(int64_t rows, int64_t cols, int64_t ld) {
+    size_t n = (size_t)(rows > 0 ? (rows - 1) * ld + cols : 0);
+    float *p = malloc((n ? n : 1) * sizeof *p);
+    ck_assert_ptr_nonnull(p);
+    for (size_t i = 0; i < n; i++) p[i] = next_value();
+    return p;
+}
+
+typedef struct gemm_case {
+    int64_t m, n, k;
+    bool ta, tb;
+    int64_t pad;          /* extra elements at the end of every stored row */
+    float alpha, beta;
+} gemm_case;
+
+/* op(X)(i, j) of a stored matrix. */
+static double op_at(const float *x, int64_t ld, bool trans, int64_t i, int64_t j) {
+    return trans ? x[j * ld + i] : x[i * ld + j];
+}
+
+/* Runs one case through dc__sgemm_own (or dc__gemm when via_dispatch)
+ * and checks every element of C against the reference, and that the
+ * padding of C's rows is untouched. */
+static void check_case(const gemm_case *g, bool via_dispatch) {
+    int64_t m = g->m, n = g->n, k = g->k;
+    int64_t lda = (g->ta ? m : k) + g->pad, ldb = (g->tb ? k : n) + g->pad, ldc = n + g->pad;
+    float *a = new_matrix(g->ta ? k : m, g->ta ? m : k, lda);
+    float *b = new_matrix(g->tb ? n : k, g->tb ? k : n, ldb);
+    float *c = new_matrix(m, ldc, ldc);   /* the padding too */
+    float *c0 = malloc((size_t)(m * ldc > 0 ? m * ldc : 1) * sizeof *c0);
+    ck_assert_ptr_nonnull(c0);
+    if (g->beta == 0.0f)   /* must be ignored, NaN included */
+        for (int64_t i = 0; i < m; i++)
+            for (int64_t j = 0; j < n; j++) c[i * ldc + j] = NAN;
+    memcpy(c0, c, (size_t)(m * ldc) * sizeof *c);
+    if (via_dispatch)
+        TU_OK(dc__gemm(DC_F32, g->ta, g->tb, m, n, k, g->alpha, a, lda, b, ldb, g->beta, c,
+                       ldc));
+    else
+        TU_OK(dc__sgemm_own(g->ta, g->tb, m, n, k, g->alpha, a, lda, b, ldb, g->beta, c, ldc));
+    for (int64_t i = 0; i < m; i++) {
+        for (int64_t j = 0; j < n; j++) {
+            double sum = 0.0, mag = 0.0;
+            for (int64_t p = 0; p < k; p++) {
+                double t = op_at(a, lda, g->ta, i, p) * op_at(b, ldb, g->tb, p, j);
+                sum += t;
+                mag += fabs(t);
+            }
+            double want = g->alpha * sum, scale = fabs(g->alpha) * mag;
+            if (g->beta != 0.0f) {
+                want += g->beta * (double)c0[i * ldc + j];
+                scale += fabs(g->beta * (double)c0[i * ldc + j]);
+            }
+            double got = c[i * ldc + j];
+            /* float rounding grows with sqrt(k) for blocked FMA sums */
+            double tol = 1e-6 * sqrt((double)k + 1.0) * scale + 1e-30;
+            ck_assert_msg(fabs(got - want) <= tol,
+                          "%lldx%lldx%lld ta=%d tb=%d pad=%lld alpha=%g beta=%g isa=%s "
+                          "threads=%d: C[%lld][%lld] = %.9g, want %.9g",
+                          (long long)m, (long long)n, (long long)k, g->ta, g->tb,
+                          (long long)g->pad, g->alpha, g->beta,
+                          dc__gemm_isa_name(dc__gemm_isa()), dc_get_num_threads(),
+                          (long long)i, (long long)j, got, want);
+        }
+        for (int64_t j = n; j < ldc && i < m; j++)
+            ck_assert_msg(memcmp(&c[i * ldc + j], &c0[i * ldc + j], sizeof *c) == 0,
+                          "padding of C row %lld written", (long long)i);
+    }
+    free(a);
+    free(b);
+    free(c);
+    free(c0);
+}
+
+/* (m, n, k) of the products every variant runs. */
+static const int64_t shapes[][3] = {
+    {1, 1, 1},     {17, 31, 13},  {64, 64, 64},  {257, 129, 65}, {1, 300, 70},
+    {300, 1, 70},  {5, 7, 0},     {33, 20, 1000}, {128, 10, 256}, {10, 256, 128},
+    {128, 256, 10}, {12, 32, 384}, {13, 33, 385}, {3, 100, 5},    {100, 3, 5},
+    {16, 16, 1},   {25, 47, 9},
+};
+#define NSHAPES ((int)(sizeof shapes / sizeof shapes[0]))
+
+static const float alphas_betas[][2] = {{1.0f, 0.0f}, {1.0f, 1.0f}, {-0.5f, 2.0f}, {2.0f, 0.0f}};
+
+/* Every shape, transpose pair, ld padding and alpha/beta on the current
+ * ISA and thread count. */
+static void check_all_cases(void) {
+    for (int s = 0; s < NSHAPES; s++)
+        for (int t = 0; t < 4; t++)
+            for (int ab = 0; ab < 4; ab++) {
+                gemm_case g = {shapes[s][0], shapes[s][1], shapes[s][2], t & 1, (t >> 1) & 1,
+                               (s + t + ab) % 3 == 0 ? 0 : 3, alphas_betas[ab][0],
+                               alphas_betas[ab][1]};
+                check_case(&g, false);
+            }
+}
+
+/* ---------------------------------------------------------------- */
+/* Our kernels, per ISA and thread count                             */
+/* ---------------------------------------------------------------- */
+
+/* Loop index i: ISA i / 2 (skipped when the CPU lacks it), threads 1 + i % 2. */
+START_TEST(own_matches_reference) {
+    int isa = _i / 2, threads = 1 + _i % 2;
+    if (isa > (int)dc__gemm_cpu_isa()) return;   /* this CPU cannot run it */
+    TU_OK(dc__gemm_force_isa(isa));
+    TU_OK(dc_set_num_threads(threads));
+    ck_assert_int_eq(dc__gemm_isa(), isa);
+    check_all_cases();
+    TU_OK(dc__gemm_force_isa(-1));
+    TU_OK(dc_set_num_threads(0));
+}
+END_TEST
+
+/* More threads than rows of tiles or columns, odd thread counts, a
+ * product big enough for every thread to get a share. */
+START_TEST(own_many_threads) {
+    static const int counts[] = {3, 4, 7};
+    for (size_t i = 0; i < sizeof counts / sizeof *counts; i++) {
+        TU_OK(dc_set_num_threads(counts[i]));
+        gemm_case big = {200, 150, 120, false, true, 1, 1.0f, 0.5f};
+        check_case(&big, false);
+        gemm_case wide = {6, 700, 400, true, false, 0, 1.0f, 0.0f};
+        check_case(&wide, false);
+        gemm_case tall = {700, 6, 400, false, false, 2, 1.0f, 0.0f};
+        check_case(&tall, false);
+    }
+    TU_OK(dc_set_num_threads(0));
+}
+END_TEST
+
+/* alpha == 0 and k == 0 only scale C by beta (beta 0: zeros, NaN gone). */
+START_TEST(own_scales_only) {
+    float c[6] = {1, 2, NAN, 4, 5, 6}, a[4] = {NAN, NAN, NAN, NAN}, b[4] = {1, 1, 1, 1};
+    TU_OK(dc__sgemm_own(false, false, 2, 3, 0, 1.0f, a, 1, b, 3, 0.0f, c, 3));
+    for (int i = 0; i < 6; i++) ck_assert_float_eq(c[i], 0.0f);
+    float d[6] = {1, 2, 3, 4, 5, 6};
+    TU_OK(dc__sgemm_own(false, false, 2, 3, 2, 0.0f, a, 2, b, 3, 2.0f, d, 3));
+    for (int i = 0; i < 6; i++) ck_assert_float_eq(d[i], 2.0f * (float)(i + 1));
+}
+END_TEST
+
+/* A fixed product written out by hand: [[1 2][3 4]] x [[5 6][7 8]]. */
+START_TEST(own_by_hand) {
+    float a[4] = {1, 2, 3, 4}, b[4] = {5, 6, 7, 8}, c[4] = {NAN, NAN, NAN, NAN};
+    TU_OK(dc__sgemm_own(false, false, 2, 2, 2, 1.0f, a, 2, b, 2, 0.0f, c, 2));
+    ck_assert_float_eq(c[0], 19.0f);
+    ck_assert_float_eq(c[1], 22.0f);
+    ck_assert_float_eq(c[2], 43.0f);
+    ck_assert_float_eq(c[3], 50.0f);
+    /* a^T b^T = (ba)^T: [[23 31][34 46]] */
+    TU_OK(dc__sgemm_own(true, true, 2, 2, 2, 1.0f, a, 2, b, 2, 0.0f, c, 2));
+    ck_assert_float_eq(c[0], 23.0f);
+    ck_assert_float_eq(c[1], 31.0f);
+    ck_assert_float_eq(c[2], 34.0f);
+    ck_assert_float_eq(c[3], 46.0f);
+}
+END_TEST
+
+/* Every allocation failure is reported (the packing buffers). */
+static bool own_product_body(void *arg) {
+    (void)arg;
+    float a[64 * 64], b[64 * 64], c[64 * 64];
+    for (int i = 0; i < 64 * 64; i++) a[i] = b[i] = 1.0f;
+    return dc__sgemm_own(false, true, 64, 64, 64, 1.0f, a, 64, b, 64, 0.0f, c, 64) == DC_OK &&
+           c[0] == 64.0f;
+}
+START_TEST(own_out_of_memory) {
+    long runs = tu_fail_each_allocation(own_product_body, NULL, 10);
+    ck_assert_int_ge(runs, 2);
+}
+END_TEST
+
+/* ---------------------------------------------------------------- */
+/* Dispatch and the public settings                                  */
+/* ---------------------------------------------------------------- */
+
+static dc_tensor *matmul_with(dc_gemm_backend backend, dc_tensor *a, dc_tensor *b) {
+    TU_OK(dc_set_gemm_backend(backend));
+    ck_assert_int_eq(dc_get_gemm_backend(), backend);
+    dc_tensor *r = dc_matmul(a, b);
+    TU_NOTNULL(r);
+    return r;
+}
+
+/* |got - want| <= 1e-5 |want| + 1e-6 mag elementwise, mag the sum of
+ * |a_ik b_kj| (the scale of rounding errors, which cancellation can make
+ * much larger than |want|). */
+static void assert_close_to_scale(dc_tensor *got, dc_tensor *want, dc_tensor *mag) {
+    int64_t n = dc_numel(want);
+    ck_assert_int_eq(dc_numel(got), n);
+    double *g = malloc((size_t)n * sizeof *g), *w = malloc((size_t)n * sizeof *w),
+           *s = malloc((size_t)n * sizeof *s);
+    ck_assert(g && w && s);
+    TU_OK(dc_copy_to(got, DC_F64, g, (size_t)n * sizeof *g));
+    TU_OK(dc_copy_to(want, DC_F64, w, (size_t)n * sizeof *w));
+    TU_OK(dc_copy_to(mag, DC_F64, s, (size_t)n * sizeof *s));
+    for (int64_t i = 0; i < n; i++)
+        ck_assert_msg(fabs(g[i] - w[i]) <= 1e-5 * fabs(w[i]) + 1e-6 * s[i],
+                      "element %lld: %.9g, want %.9g (scale %g)", (long long)i, g[i], w[i], s[i]);
+    free(g);
+    free(w);
+    free(s);
+}
+
+/* dc_matmul agrees under DC_GEMM_OWN and DC_GEMM_CBLAS (f32, 1e-5
+ * relative), on plain, transposed and batched operands, 1 and 2 threads. */
+START_TEST(backends_agree) {
+    static const int64_t dims[][3] = {{1, 1, 1},   {7, 5, 3},    {64, 64, 32},
+                                      {128, 10, 256}, {130, 70, 90}, {32, 128, 512}};
+    dc_gemm_backend saved = dc_get_gemm_backend();
+    for (int threads = 1; threads <= 2; threads++) {
+        TU_OK(dc_set_num_threads(threads));
+        for (size_t d = 0; d < sizeof dims / sizeof *dims; d++) {
+            dc_scope *s = dc_scope_begin();
+            int64_t sa[3] = {2, dims[d][0], dims[d][2]}, sb[2] = {dims[d][2], dims[d][1]};
+            dc_tensor *a = dc_rand_uniform(NULL, DC_F32, 3, sa, -1, 1);
+            dc_tensor *b = dc_rand_uniform(NULL, DC_F32, 2, sb, -1, 1);
+            dc_tensor *bt = dc_transpose(dc_contiguous(dc_transpose(b, 0, 1)), 0, 1);
+            dc_tensor *own = matmul_with(DC_GEMM_OWN, a, b);
+            dc_tensor *blas = matmul_with(DC_GEMM_CBLAS, a, b);
+            dc_tensor *mag = matmul_with(DC_GEMM_CBLAS, dc_abs(a), dc_abs(b));
+            assert_close_to_scale(own, blas, mag);
+            assert_close_to_scale(matmul_with(DC_GEMM_OWN, a, bt), blas, mag);
+            assert_close_to_scale(matmul_with(DC_GEMM_AUTO, a, bt), blas, mag);
+            dc_scope_end(s);
+        }
+    }
+    TU_OK(dc_set_gemm_backend(saved));
+    TU_OK(dc_set_num_threads(0));
+}
+END_TEST
+
+/* dc__gemm on each backend against the reference (f32), and f64, which
+ * always runs on cblas, under DC_GEMM_OWN too. */
+START_TEST(dispatch_matches_reference) {
+    static const dc_gemm_backend backends[] = {DC_GEMM_AUTO, DC_GEMM_OWN, DC_GEMM_CBLAS};
+    dc_gemm_backend saved = dc_get_gemm_backend();
+    for (size_t i = 0; i < 3; i++) {
+        TU_OK(dc_set_gemm_backend(backends[i]));
+        for (int threads = 1; threads <= 2; threads++) {
+            TU_OK(dc_set_num_threads(threads));
+            gemm_case g1 = {150, 140, 130, true, false, 2, 1.0f, 0.0f};
+            check_case(&g1, true);
+            gemm_case g2 = {20, 10, 30, false, true, 0, 0.5f, 1.0f};
+            check_case(&g2, true);
+        }
+        double a[6] = {1, 2, 3, 4, 5, 6}, b[6] = {1, 0, 0, 1, 1, 1}, c[4] = {NAN, NAN, NAN, NAN};
+        TU_OK(dc__gemm(DC_F64, false, false, 2, 2, 3, 1.0, a, 3, b, 2, 0.0, c, 2));
+        ck_assert(c[0] == 4 && c[1] == 5 && c[2] == 10 && c[3] == 11);
+    }
+    TU_OK(dc_set_gemm_backend(saved));
+    TU_OK(dc_set_num_threads(0));
+}
+END_TEST
+
+START_TEST(settings_round_trip) {
+    TU_OK(dc_set_num_threads(3));
+    ck_assert_int_eq(dc_get_num_threads(), 3);
+    TU_OK(dc_set_num_threads(0));
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    ck_assert_int_eq(dc_get_num_threads(), cores < 1 ? 1 : cores);
+    dc_gemm_backend saved = dc_get_gemm_backend();
+    TU_OK(dc_set_gemm_backend(DC_GEMM_CBLAS));
+    ck_assert_int_eq(dc_get_gemm_backend(), DC_GEMM_CBLAS);
+    ck_assert_ptr_nonnull(strstr(dc_kernel_info(), "backend cblas"));
+    TU_OK(dc_set_gemm_backend(DC_GEMM_OWN));
+    ck_assert_ptr_nonnull(strstr(dc_kernel_info(), "backend own"));
+    TU_OK(dc_set_gemm_backend(DC_GEMM_AUTO));
+    ck_assert_int_eq(dc_get_gemm_backend(), DC_GEMM_AUTO);
+    TU_OK(dc_set_gemm_backend(saved));
+}
+END_TEST
+
+/* The info line names our kernel's ISA and, with OpenBLAS, its core. */
+START_TEST(kernel_info_names_kernels) {
+    const char *info = dc_kernel_info();
+    ck_assert_ptr_nonnull(info);
+    ck_assert_msg(strncmp(info, "own: ", 5) == 0, "%s", info);
+    ck_assert_msg(strstr(info, dc__gemm_isa_name(dc__gemm_isa())) != NULL, "%s", info);
+    ck_assert_msg(strstr(info, dc__gemm_kernel_name()) != NULL, "%s", info);
+#if defined(__has_include)
+#if __has_include(<openblas_config.h>)   /* built against OpenBLAS */
+    ck_assert_msg(strstr(info, "OpenBLAS") != NULL && strstr(info, " core ") != NULL, "%s",
+                  info);
+#endif
+#endif
+    if (dc__gemm_cpu_isa() >= DC_ISA_AVX2) {
+        TU_OK(dc__gemm_force_isa(DC_ISA_GENERIC));
+        ck_assert_msg(strstr(dc_kernel_info(), "own: generic") != NULL, "%s",
+                      dc_kernel_info());
+        TU_OK(dc__gemm_force_isa(-1));
+    }
+}
+END_TEST
+
+/* Under DC_GEMM_BACKEND=own|cblas (the suite's runs with the variable
+ * set), the first use in a fresh process picks it up. Check runs each
+ * test in a new child process, so this is the first use there. */
+START_TEST(environment_sets_backend) {
+    const char *env = getenv("DC_GEMM_BACKEND");
+    dc_gemm_backend want = DC_GEMM_AUTO;
+    if (env && strcmp(env, "own") == 0) want = DC_GEMM_OWN;
+    if (env && strcmp(env, "cblas") == 0) want = DC_GEMM_CBLAS;
+    const char *fork_env = getenv("CK_FORK");
+    if (fork_env && strcmp(fork_env, "no") == 0) return;   /* not a fresh process */
+    ck_assert_int_eq(dc_get_gemm_backend(), want);
+}
+END_TEST
+
+START_TEST(bad_settings) {
+    TU_FAILS(dc_set_gemm_backend((dc_gemm_backend)3), DC_E_INVALID);
+    TU_FAILS(dc_set_gemm_backend((dc_gemm_backend)-1), DC_E_INVALID);
+    TU_FAILS(dc_set_num_threads(-1), DC_E_INVALID);
+    TU_FAILS(dc_set_num_threads(1 << 20), DC_E_INVALID);
+    TU_FAILS(dc__gemm_force_isa(7), DC_E_INVALID);
+    TU_FAILS(dc__gemm_force_isa(-2), DC_E_INVALID);
+    if (dc__gemm_cpu_isa() < DC_ISA_AVX512)
+        TU_FAILS(dc__gemm_force_isa(DC_ISA_AVX512), DC_E_UNSUPPORTED);
+    TU_FAILS(dc__gemm(DC_I32, false, false, 1, 1, 1, 1.0, NULL, 1, NULL, 1, 0.0, NULL, 1),
+             DC_E_DTYPE);
+    /* the settings are unchanged */
+    ck_assert_int_ge(dc_get_num_threads(), 1);
+    ck_assert_int_ge((int)dc_get_gemm_backend(), 0);
+}
+END_TEST
+
+/* ---------------------------------------------------------------- */
+/* The thread pool                                                   */
+/* ---------------------------------------------------------------- */
+
+#define PROBE_CHUNKS 64
+
+typedef struct pool_probe {
+    atomic_int calls[PROBE_CHUNKS];
+    atomic_int nested_threads;
+    pthread_t slot_thread[16];
+    atomic_int slot_used[16];
+    atomic_int slot_clash;
+} pool_probe;
+
+static void nested_chunk(void *ctx, int64_t chunk, int slot) {
+    (void)ctx;
+    (void)chunk;
+    (void)slot;
+}
+
+static void probe_chunk(void *ctx, int64_t chunk, int slot) {
+    pool_probe *p = ctx;
+    atomic_fetch_add(&p->calls[chunk], 1);
+    /* a slot belongs to one thread for the whole run */
+    if (atomic_exchange(&p->slot_used[slot], 1) == 0) p->slot_thread[slot] = pthread_self();
+    else if (!pthread_equal(p->slot_thread[slot], pthread_self()))
+        atomic_fetch_add(&p->slot_clash, 1);
+    /* a run inside a run is serial */
+    atomic_fetch_add(&p->nested_threads, dc__parallel_for(nested_chunk, NULL, 8, 4));
+}
+
+START_TEST(pool_runs_each_chunk_once) {
+    TU_OK(dc_set_num_threads(4));
+    for (int rep = 0; rep < 300; rep++) {
+        static pool_probe zero;
+        pool_probe p = zero;
+        int want = 1 + rep % 6;
+        int64_t nchunks = rep % PROBE_CHUNKS;
+        int n = dc__parallel_for(probe_chunk, &p, nchunks, want);
+        int most = want < 4 ? want : 4;
+        if (nchunks < most) most = (int)nchunks;
+        ck_assert_int_eq(n, most < 1 ? 1 : most);
+        for (int c = 0; c < PROBE_CHUNKS; c++)
+            ck_assert_int_eq(atomic_load(&p.calls[c]), c < nchunks ? 1 : 0);
+        for (int t = n; t < 16; t++) ck_assert_int_eq(atomic_load(&p.slot_used[t]), 0);
+        ck_assert_int_eq(atomic_load(&p.slot_clash), 0);
+        if (n > 1) ck_assert_int_eq(atomic_load(&p.nested_threads), nchunks);
+    }
+    TU_OK(dc_set_num_threads(0));
+}
+END_TEST
+
+/* Threads of this process (Linux: entries of /proc/self/task), -1 when
+ * that cannot be read. */
+static int count_threads(void) {
+    DIR *d = opendir("/proc/self/task");
+    if (!d) return -1;
+    int n = 0;
+    for (struct dirent *e; (e = readdir(d)) != NULL;)
+        if (e->d_name[0] != '.') n++;
+    closedir(d);
+    return n;
+}
+
+/* Workers start lazily and dc_set_num_threads(1) stops them. */
+START_TEST(pool_starts_lazily_and_stops) {
+    int base = count_threads();
+    if (base < 0) return;   /* no /proc: nothing to count */
+    TU_OK(dc_set_num_threads(3));
+    ck_assert_int_eq(count_threads(), base);
+    static pool_probe p, q;
+    ck_assert_int_eq(dc__parallel_for(probe_chunk, &p, 3, 3), 3);
+    ck_assert_int_eq(count_threads(), base + 2);
+    TU_OK(dc_set_num_threads(1));
+    ck_assert_int_eq(count_threads(), base);
+    ck_assert_int_eq(dc__parallel_for(probe_chunk, &q, 3, 3), 1);
+    ck_assert_int_eq(count_threads(), base);
+    TU_OK(dc_set_num_threads(0));
+}
+END_TEST
+
+/* Two user threads run products at once: one gets the pool, the other
+ * runs serially; both are right. */
+static void *user_thread(void *arg) {
+    (void)arg;
+    for (int i = 0; i < 5; i++) {
+        gemm_case g = {90, 80, 70, i & 1, false, 1, 1.0f, 0.0f};
+        check_case(&g, false);
+    }
+    return NULL;
+}
+START_TEST(pool_shared_by_user_threads) {
+    TU_OK(dc_set_num_threads(2));
+    pthread_t th;
+    ck_assert_int_eq(pthread_create(&th, NULL, user_thread, NULL), 0);
+    user_thread(NULL);
+    pthread_join(th, NULL);
+    TU_OK(dc_set_num_threads(0));
+}
+END_TEST
+
+/* A child of fork() has no workers: its runs start new ones. */
+START_TEST(pool_survives_fork) {
+    TU_OK(dc_set_num_threads(2));
+    static pool_probe p, q;
+    ck_assert_int_eq(dc__parallel_for(probe_chunk, &p, 2, 2), 2);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        int n = dc__parallel_for(probe_chunk, &q, 2, 2);
+        _exit(n == 2 && atomic_load(&q.calls[1]) == 1 && count_threads() == 2 ? 0 : 1);
+    }
+    int status = 0;
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    TU_OK(dc_set_num_threads(0));
+}
+END_TEST
+
+int main(void) {
+    Suite *s = suite_create("gemm");
+    TCase *own = tu_tcase("own");
+    tcase_add_loop_test(own, own_matches_reference, 0, 2 * (DC_ISA_AVX512 + 1));
+    tcase_add_test(own, own_many_threads);
+    tcase_add_test(own, own_scales_only);
+    tcase_add_test(own, own_by_hand);
+    tcase_add_test(own, own_out_of_memory);
+    suite_add_tcase(s, own);
+    TCase *dispatch = tu_tcase("dispatch");
+    tcase_add_test(dispatch, backends_agree);
+    tcase_add_test(dispatch, dispatch_matches_reference);
+    tcase_add_test(dispatch, settings_round_trip);
+    tcase_add_test(dispatch, kernel_info_names_kernels);
+    tcase_add_test(dispatch, environment_sets_backend);
+    tcase_add_test(dispatch, bad_settings);
+    suite_add_tcase(s, dispatch);
+    TCase *pool = tu_tcase("pool");
+    tcase_add_test(pool, pool_runs_each_chunk_once);
+    tcase_add_test(pool, pool_starts_lazily_and_stops);
+    tcase_add_test(pool, pool_shared_by_user_threads);
+    tcase_add_test(pool, pool_survives_fork);
+    suite_add_tcase(s, pool);
+    return tu_run(s);
+}
