@@ -15,8 +15,9 @@
  * gets the training statistics); --no-standardize keeps plain [0, 1]
  * pixels. Standardising is worth about 0.7 points of accuracy to the MLP
  * and 1.7 to the CNN after 3 epochs (see examples/README.md).
- * Training is Adam (lr 1e-3) on mini-batches of 128, reshuffled every
- * epoch. A checkpoint (model, optimizer, generator, epoch) is written
+ * Training is Adam (lr 1e-3) on mini-batches of 128 (64 for the CNN,
+ * which needs the extra updates to pass 88% in 3 epochs), reshuffled
+ * every epoch. A checkpoint (model, optimizer, generator, epoch) is written
  * after each epoch; --resume PATH continues from one up to --epochs.
  *
  * Exit status: 0 when the final test accuracy reaches the target (86% for
@@ -90,7 +91,7 @@ static void usage(void) {
             "usage: fashion_mnist [options]\n"
             "  --model mlp|cnn     784-256-256-10 MLP (default) or LeNet-5\n"
             "  --epochs N          epochs in all (default 3)\n"
-            "  --batch N           mini-batch size (default 128)\n"
+            "  --batch N           mini-batch size (default 128 for the MLP, 64 for the CNN)\n"
             "  --lr X              Adam learning rate (default 0.001)\n"
             "  --seed S            initial weights and shuffling (default 1)\n"
             "  --threads N         library threads, 0 = one per core (default 0)\n"
@@ -109,7 +110,7 @@ static int parse_number(const char *v, double *out) {
 }
 
 static int parse_options(int argc, char **argv, options *o) {
-    *o = (options){.epochs = 3, .batch = 128, .lr = 1e-3, .seed = 1, .standardize = 1,
+    *o = (options){.epochs = 3, .batch = 0, .lr = 1e-3, .seed = 1, .standardize = 1,
                    .data_dir = "/usr/share/datasets/fashion-mnist", .min_accuracy = -1};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -137,6 +138,7 @@ static int parse_options(int argc, char **argv, options *o) {
         else if (!strcmp(a, "--min-accuracy") && num >= 0 && num <= 1) o->min_accuracy = num;
         else goto bad;
     }
+    if (o->batch == 0) o->batch = o->cnn ? 64 : 128;
     if (!o->checkpoint) o->checkpoint = o->cnn ? "fashion_mnist-cnn.ckpt" : "fashion_mnist-mlp.ckpt";
     if (o->min_accuracy < 0)
         o->min_accuracy = (o->limit == 0 && o->epochs >= 3) ? (o->cnn ? 0.88 : 0.86) : 0.5;

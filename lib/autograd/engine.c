@@ -127,6 +127,13 @@ dc_tensor *dc_detach(dc_tensor *t) {
 
 /* dst += src elementwise; same shape, floating dtypes (may differ). */
 static void add_into(dc_tensor *dst, const dc_tensor *src) {
+    if (dst->dtype == DC_F32 && src->dtype == DC_F32 && dc__tensor_is_contiguous(dst) &&
+        dc__tensor_is_contiguous(src)) {
+        float *d = dc__tensor_data(dst);
+        const float *s = dc__tensor_data(src);
+        for (int64_t i = 0; i < dst->numel; i++) d[i] += s[i];
+        return;
+    }
     int64_t strides[2][DC_MAX_DIMS];
     memcpy(strides[0], dst->strides, sizeof dst->strides);
     memcpy(strides[1], src->strides, sizeof src->strides);
@@ -139,8 +146,11 @@ static void add_into(dc_tensor *dst, const dc_tensor *src) {
         if (dst->dtype == DC_F32 && src->dtype == DC_F32) {
             float *dp = (float *)d + it.off[0];
             const float *sp = (const float *)s + it.off[1];
-            for (int64_t i = 0; i < it.inner; i++)
-                dp[i * it.istride[0]] += sp[i * it.istride[1]];
+            if (it.istride[0] == 1 && it.istride[1] == 1)
+                for (int64_t i = 0; i < it.inner; i++) dp[i] += sp[i];
+            else
+                for (int64_t i = 0; i < it.inner; i++)
+                    dp[i * it.istride[0]] += sp[i * it.istride[1]];
         } else {
             for (int64_t i = 0; i < it.inner; i++) {
                 int64_t di = it.off[0] + i * it.istride[0];
@@ -152,15 +162,37 @@ static void add_into(dc_tensor *dst, const dc_tensor *src) {
     }
 }
 
-/* Adds g into *slot. The first gradient is kept as given; a second one
- * makes the slot a private contiguous copy that further ones add into. */
-static dc_status accumulate(dc_tensor **slot, dc_tensor *g, bool *slot_private) {
+/* True when g is referenced once (by the caller) and alone uses its
+ * storage, every element once: nobody else can see a write into it, so
+ * it may become an accumulator as it is. */
+static bool exclusive(const dc_tensor *g) {
+    return atomic_load(&g->refcount) == 1 && atomic_load(&g->storage->refcount) == 1 &&
+           g->storage->owns_data && dc__tensor_is_contiguous(g);
+}
+
+/* Adds g into *slot; *g_ref is the caller's reference to g, which this
+ * takes over when g can serve as the accumulator itself (then *g_ref is
+ * set to NULL). The first gradient is kept as given; a second one makes
+ * the slot a private contiguous tensor (g itself when exclusive) that
+ * further ones add into. */
+static dc_status accumulate(dc_tensor **slot, dc_tensor **g_ref, bool *slot_private) {
+    dc_tensor *g = *g_ref;
     if (!*slot) {
-        *slot = dc_retain(g);
-        *slot_private = false;
+        *slot = g;
+        *g_ref = NULL;
+        *slot_private = exclusive(g);
         return DC_OK;
     }
     if (!*slot_private) {
+        if (exclusive(g) && g->dtype == (*slot)->dtype) {
+            /* add the slot into g instead, and keep g */
+            add_into(g, *slot);
+            dc_release(*slot);
+            *slot = g;
+            *g_ref = NULL;
+            *slot_private = true;
+            return DC_OK;
+        }
         dc_tensor *copy = dc__copy_contiguous(*slot);
         if (!copy) return dc_last_status();
         dc_release(*slot);
@@ -172,9 +204,16 @@ static dc_status accumulate(dc_tensor **slot, dc_tensor *g, bool *slot_private) 
 }
 
 /* A leaf's .grad is always its own contiguous tensor, so that callers and
- * optimizers may change it in place. */
-static dc_status accumulate_leaf(dc_tensor *leaf, dc_tensor *g) {
+ * optimizers may change it in place: an exclusive first gradient becomes
+ * it as it is, another one is copied. */
+static dc_status accumulate_leaf(dc_tensor *leaf, dc_tensor **g_ref) {
+    dc_tensor *g = *g_ref;
     if (!leaf->grad) {
+        if (exclusive(g) && g->dtype == leaf->dtype) {
+            leaf->grad = g;
+            *g_ref = NULL;
+            return DC_OK;
+        }
         dc_tensor *copy = dc__tensor_new(leaf->dtype, leaf->ndim, leaf->shape, false);
         if (!copy) return dc_last_status();
         dc__copy_elements(copy, g);
@@ -182,6 +221,39 @@ static dc_status accumulate_leaf(dc_tensor *leaf, dc_tensor *g) {
         return DC_OK;
     }
     add_into(leaf->grad, g);
+    return DC_OK;
+}
+
+/* The gradient of a slice goes straight into the window of its input's
+ * accumulator (made zero-filled at the input's size the first time),
+ * instead of a zero tensor of the input's size per slice: a sequence cut
+ * into T steps then costs O(size) rather than O(T size). */
+static dc_status slice_backward_into(dc_node *node, dc_tensor *gout) {
+    dc_tensor *in = node->inputs[0];
+    if (!in->requires_grad) return DC_OK;
+    dc_tensor **slot = in->grad_fn ? &in->bw_grad : &in->grad;
+    if (!*slot) {
+        *slot = dc__tensor_new(in->dtype, in->ndim, in->shape, true);
+        if (!*slot) return dc_last_status();
+        if (in->grad_fn) in->bw_grad_private = true;
+    } else if (in->grad_fn && !in->bw_grad_private) {
+        dc_tensor *copy = dc__copy_contiguous(*slot);
+        if (!copy) return dc_last_status();
+        dc_release(*slot);
+        *slot = copy;
+        in->bw_grad_private = true;
+    }
+    dc_tensor *acc = *slot;
+    int axis = (int)node->iparams[0];
+    int64_t start = node->iparams[1], step = node->iparams[2];
+    int64_t st[DC_MAX_DIMS];
+    memcpy(st, acc->strides, sizeof st);
+    st[axis] *= step;
+    dc_tensor *win = dc__tensor_view(acc, gout->ndim, gout->shape, st,
+                                     acc->offset + start * acc->strides[axis]);
+    if (!win) return dc_last_status();
+    add_into(win, gout);
+    dc_release(win);
     return DC_OK;
 }
 
@@ -269,6 +341,7 @@ static dc_status backward_node(dc_tensor *t) {
         return dc__fail(DC_E_INTERNAL, "dc_backward: op %d has no backward", (int)node->op);
     dc_status st = check_versions(node, t, name);
     if (st != DC_OK) return st;
+    if (node->op == DC_OP_SLICE) return slice_backward_into(node, t->bw_grad);
     dc_tensor *small[4] = {0};
     dc_tensor **gin = node->n_inputs <= 4 ? small
                       : dc__calloc((size_t)node->n_inputs, sizeof *gin);
@@ -279,6 +352,10 @@ static dc_status backward_node(dc_tensor *t) {
         return DC_E_NOMEM;
     }
     st = def->backward(node, t, t->bw_grad, gin);
+    /* gin holds its own references: ending the scope first leaves a
+     * gradient nobody else uses with one reference, so it can become an
+     * accumulator without a copy. */
+    dc_scope_end(scope);
     for (int i = 0; st == DC_OK && i < node->n_inputs; i++) {
         dc_tensor *in = node->inputs[i];
         dc_tensor *g = gin[i];
@@ -290,14 +367,13 @@ static dc_status backward_node(dc_tensor *t) {
             break;
         }
         if (in->grad_fn) {
-            st = accumulate(&in->bw_grad, g, &in->bw_grad_private);
+            st = accumulate(&in->bw_grad, &gin[i], &in->bw_grad_private);
         } else {
-            st = accumulate_leaf(in, g);
+            st = accumulate_leaf(in, &gin[i]);
         }
     }
     for (int i = 0; i < node->n_inputs; i++) dc_release(gin[i]);
     if (gin != small) dc__free(gin);
-    dc_scope_end(scope);
     return st;
 }
 
@@ -327,7 +403,7 @@ dc_status dc_backward(dc_tensor *root, dc_tensor *grad_output, int retain_graph)
                                      : dc__tensor_new(root->dtype, root->ndim, root->shape, false);
         if (!one) return dc_last_status();
         if (!grad_output) dc_fill(one, 1.0);
-        dc_status st = accumulate_leaf(root, one);
+        dc_status st = accumulate_leaf(root, &one);
         dc_release(one);
         return st;
     }

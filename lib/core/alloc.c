@@ -68,28 +68,58 @@ static atomic_llong g_live = 0;
 #define N_CLASSES 160                 /* up to 2^46 bytes */
 #define UNCACHED 0xffffffffu          /* class of a block too big to cache */
 #define HEAD_MAGIC 0x44434231u        /* "DCB1" */
+/* Each thread keeps up to LOCAL_MAX blocks of each class up to
+ * LOCAL_CLASSES (4 KiB) without any lock: the headers, nodes and small
+ * tensors that every op makes. */
+#define LOCAL_CLASSES 21
+#define LOCAL_MAX 128
 
 typedef struct block_head {
     uint32_t cls;
     uint32_t magic;
     size_t bytes;                     /* the whole block, header included */
-    struct block_head *next;          /* while waiting in the cache */
+    struct block_head *next;          /* while waiting in a cache */
 } block_head;
 _Static_assert(sizeof(block_head) <= HEAD, "the block header must fit HEAD");
 
+/* The shared cache, for every class. */
 static pthread_mutex_t g_cache_lock = PTHREAD_MUTEX_INITIALIZER;
 static block_head *g_cache[N_CLASSES];
 static size_t g_cached_bytes = 0;
 static size_t g_cache_cap = 256u << 20;
 static pthread_once_t g_cache_once = PTHREAD_ONCE_INIT;
 static atomic_llong g_system_allocs = 0;   /* blocks that came from malloc */
+/* Bumped by every flush: a thread's cache of an older generation is
+ * emptied before it is used again. */
+static atomic_uint g_generation = 0;
 
-static void read_cache_env(void) {
+/* A thread's own cache of small blocks; made on the thread's first
+ * allocation, emptied into the shared cache when the thread exits. */
+typedef struct local_cache {
+    block_head *head[LOCAL_CLASSES];
+    uint32_t count[LOCAL_CLASSES];
+    unsigned generation;
+} local_cache;
+
+static _Thread_local DC_TLS_FAST local_cache *tl_cache = NULL;
+static pthread_key_t g_local_key;
+
+static void local_cache_drop(local_cache *lc, bool to_shared);
+
+static void local_cache_exit(void *p) {
+    local_cache_drop(p, true);
+    free(p);
+    tl_cache = NULL;
+}
+
+static void cache_init(void) {
     const char *env = getenv("DC_ALLOC_CACHE_MB");
-    if (!env || !*env) return;
-    char *end;
-    unsigned long long mb = strtoull(env, &end, 10);
-    if (*end == '\0' && mb < (SIZE_MAX >> 20)) g_cache_cap = (size_t)mb << 20;
+    if (env && *env) {
+        char *end;
+        unsigned long long mb = strtoull(env, &end, 10);
+        if (*end == '\0' && mb < (SIZE_MAX >> 20)) g_cache_cap = (size_t)mb << 20;
+    }
+    if (pthread_key_create(&g_local_key, local_cache_exit) != 0) g_cache_cap = 0;
 }
 
 /* The class of a block of total bytes (header included) and its size. */
@@ -117,29 +147,100 @@ static bool cache_on(void) {
 static inline block_head *head_of(void *p) { return (block_head *)((char *)p - HEAD); }
 static inline void *user_of(block_head *h) { return (char *)h + HEAD; }
 
+/* Puts h into the shared cache, or frees it when the cache is full. */
+static void shared_put(block_head *h) {
+    pthread_mutex_lock(&g_cache_lock);
+    bool keep = g_cache_cap > 0 && g_cached_bytes + h->bytes <= g_cache_cap;
+    if (keep) {
+        h->next = g_cache[h->cls];
+        g_cache[h->cls] = h;
+        g_cached_bytes += h->bytes;
+    }
+    pthread_mutex_unlock(&g_cache_lock);
+    if (!keep) {
+        UNPOISON(user_of(h), h->bytes - HEAD);
+        free(h);
+    }
+}
+
+static block_head *shared_take(uint32_t cls) {
+    pthread_mutex_lock(&g_cache_lock);
+    block_head *h = g_cache[cls];
+    if (h) {
+        g_cache[cls] = h->next;
+        g_cached_bytes -= h->bytes;
+    }
+    pthread_mutex_unlock(&g_cache_lock);
+    return h;
+}
+
+/* Empties a thread's cache into the shared one (to_shared) or to free(). */
+static void local_cache_drop(local_cache *lc, bool to_shared) {
+    for (int c = 0; c < LOCAL_CLASSES; c++) {
+        block_head *h = lc->head[c];
+        while (h) {
+            block_head *next = h->next;
+            if (to_shared) {
+                shared_put(h);
+            } else {
+                UNPOISON(user_of(h), h->bytes - HEAD);
+                free(h);
+            }
+            h = next;
+        }
+        lc->head[c] = NULL;
+        lc->count[c] = 0;
+    }
+}
+
+/* This thread's cache, current with the last flush; NULL when it cannot
+ * be made (then only the shared cache is used). */
+static local_cache *local(void) {
+    local_cache *lc = tl_cache;
+    if (DC_UNLIKELY(!lc)) {
+        if (g_cache_cap == 0) return NULL;
+        lc = calloc(1, sizeof *lc);
+        if (!lc) return NULL;
+        if (pthread_setspecific(g_local_key, lc) != 0) {
+            free(lc);
+            return NULL;
+        }
+        lc->generation = atomic_load_explicit(&g_generation, memory_order_acquire);
+        tl_cache = lc;
+    }
+    unsigned gen = atomic_load_explicit(&g_generation, memory_order_acquire);
+    if (DC_UNLIKELY(lc->generation != gen)) {
+        /* flushed meanwhile (dc_set_allocator): these blocks go to free() */
+        local_cache_drop(lc, false);
+        lc->generation = gen;
+    }
+    return lc;
+}
+
 static void *cached_malloc(size_t size) {
     if (size > SIZE_MAX - 2 * HEAD) return NULL;
-    pthread_once(&g_cache_once, read_cache_env);
+    pthread_once(&g_cache_once, cache_init);
     size_t bytes;
     uint32_t cls = size_class(size + HEAD, &bytes);
-    if (cls != UNCACHED) {
-        pthread_mutex_lock(&g_cache_lock);
-        block_head *h = g_cache[cls];
-        if (h) {
-            g_cache[cls] = h->next;
-            g_cached_bytes -= bytes;
+    block_head *h = NULL;
+    if (cls < LOCAL_CLASSES) {
+        local_cache *lc = local();
+        if (lc && lc->head[cls]) {
+            h = lc->head[cls];
+            lc->head[cls] = h->next;
+            lc->count[cls]--;
         }
-        pthread_mutex_unlock(&g_cache_lock);
-        if (h) {
-            UNPOISON(user_of(h), bytes - HEAD);
-            h->next = NULL;
-            return user_of(h);
-        }
+    }
+    if (!h && cls != UNCACHED) h = shared_take(cls);
+    if (h) {
+        UNPOISON(user_of(h), bytes - HEAD);
+        h->next = NULL;
+        return user_of(h);
     }
     void *raw = NULL;
     if (posix_memalign(&raw, HEAD, bytes) != 0) return NULL;
     atomic_fetch_add(&g_system_allocs, 1);
-    block_head *h = raw;
+    h = raw;
     h->cls = cls;
     h->magic = HEAD_MAGIC;
     h->bytes = bytes;
@@ -149,20 +250,21 @@ static void *cached_malloc(size_t size) {
 
 static void cached_free(void *p) {
     block_head *h = head_of(p);
-    if (h->cls != UNCACHED) {
-        size_t bytes = h->bytes;
-        pthread_mutex_lock(&g_cache_lock);
-        bool keep = g_cached_bytes + bytes <= g_cache_cap;
-        if (keep) {
-            h->next = g_cache[h->cls];
-            g_cache[h->cls] = h;
-            g_cached_bytes += bytes;
-            POISON(p, bytes - HEAD);
-        }
-        pthread_mutex_unlock(&g_cache_lock);
-        if (keep) return;
+    if (h->cls == UNCACHED) {
+        free(h);
+        return;
     }
-    free(h);
+    POISON(p, h->bytes - HEAD);
+    if (h->cls < LOCAL_CLASSES) {
+        local_cache *lc = local();
+        if (lc && lc->count[h->cls] < LOCAL_MAX) {
+            h->next = lc->head[h->cls];
+            lc->head[h->cls] = h;
+            lc->count[h->cls]++;
+            return;
+        }
+    }
+    shared_put(h);
 }
 
 /* Bytes a block can hold (its size less the header). */
@@ -171,6 +273,9 @@ static size_t cached_usable(void *p) {
 }
 
 void dc__alloc_cache_flush(void) {
+    /* Other threads drop their own caches when they next allocate. */
+    atomic_fetch_add_explicit(&g_generation, 1, memory_order_acq_rel);
+    if (tl_cache) local_cache_drop(tl_cache, false);
     pthread_mutex_lock(&g_cache_lock);
     for (int c = 0; c < N_CLASSES; c++) {
         block_head *h = g_cache[c];

@@ -42,6 +42,7 @@ void dc__contiguous_strides(int ndim, const int64_t *shape, int64_t *strides) {
 }
 
 bool dc__tensor_is_contiguous(const dc_tensor *t) {
+    if (t->numel == 0) return true;   /* as PyTorch: nothing to lay out */
     int64_t s = 1;
     for (int i = t->ndim - 1; i >= 0; i--) {
         if (t->shape[i] == 1) continue;
