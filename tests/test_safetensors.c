@@ -9,6 +9,7 @@
 #include "testutil.h"
 
 #include "nn/module.h"
+#include "io/io_internal.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -1131,6 +1132,69 @@ START_TEST(checkpoint_module_rng_step) {
 }
 END_TEST
 
+/* A checkpoint save interrupted at each of its file operations in turn
+ * (injected EIO at the 1st write, the 2nd, ..., the fsync, the rename)
+ * fails with DC_E_IO, leaves the previous checkpoint byte for byte, which
+ * still loads, and leaves no temporary file behind. */
+START_TEST(interrupted_saves_keep_the_previous_checkpoint) {
+    char dir[64], path[128];
+    tmpdir_make(dir);
+    snprintf(path, sizeof path, "%s/run.ckpt", dir);
+    dc_module *m = mlp_new(3);
+    dc_scope *s = dc_scope_begin();
+    dc_tensor *params[4];
+    for (int i = 0; i < 4; i++) params[i] = dc_module_param(m, i);
+    dc_optim *opt = dc_adam_new(params, 4, 0.01, 0.9, 0.999, 1e-8, 0, 0);
+    TU_NOTNULL(opt);
+    dc_rng *rng = dc_rng_new(11);
+    dc_tensor *x = dc_rand_normal(rng, DC_F32, 2, (int64_t[]){5, 3}, 0, 1);
+    /* one step, the good checkpoint, then a second step that changes everything */
+    for (int k = 0; k < 2; k++) {
+        TU_OK(dc_optim_zero_grad(opt));
+        TU_OK(dc_backward(dc_sum(dc_square(dc_module_forward(m, x)), NULL, 0, 0), NULL, 0));
+        TU_OK(dc_optim_step(opt));
+        if (k == 0) TU_OK(dc_checkpoint_save(path, m, opt, NULL, rng, 1));
+    }
+    size_t good_n;
+    unsigned char *good = slurp(path, &good_n);
+    long n;
+    for (n = 1; n < 1000; n++) {
+        dc__io_fault_countdown = n;
+        dc_clear_error();
+        dc_status st = dc_checkpoint_save(path, m, opt, NULL, rng, 2);
+        long left = dc__io_fault_countdown;
+        dc__io_fault_countdown = 0;
+        if (st == DC_OK) {
+            ck_assert_int_gt(left, 0);   /* it succeeded because the hook never fired */
+            break;
+        }
+        ck_assert_msg(st == DC_E_IO, "operation %ld: %s", n, dc_status_str(st));
+        size_t now_n;
+        unsigned char *now = slurp(path, &now_n);
+        ck_assert_msg(now_n == good_n && memcmp(now, good, good_n) == 0,
+                      "operation %ld changed the previous checkpoint", n);
+        free(now);
+        ck_assert_int_eq(dir_entries(dir), 1);   /* no temporary file left */
+        dc_module *fresh = mlp_new(4);
+        int64_t step = 0;
+        TU_OK(dc_checkpoint_load(path, fresh, NULL, NULL, NULL, &step));
+        ck_assert_int_eq(step, 1);
+        dc_module_release(fresh);
+    }
+    ck_assert_int_gt(n, 4);   /* at least header, tensors, fsync and rename were cut */
+    size_t new_n;
+    unsigned char *latest = slurp(path, &new_n);
+    ck_assert(new_n != good_n || memcmp(latest, good, good_n) != 0);
+    free(latest);
+    free(good);
+    dc_optim_release(opt);
+    dc_rng_free(rng);
+    dc_scope_end(s);
+    dc_module_release(m);
+    tmpdir_remove(dir);
+}
+END_TEST
+
 START_TEST(checkpoint_errors_change_nothing) {
     char dir[64], path[128];
     tmpdir_make(dir);
@@ -1375,6 +1439,7 @@ int main(void) {
     tcase_add_test(tc, checkpoint_resumes_layers_sgd);
     tcase_add_test(tc, checkpoint_module_rng_step);
     tcase_add_test(tc, checkpoint_errors_change_nothing);
+    tcase_add_test(tc, interrupted_saves_keep_the_previous_checkpoint);
     suite_add_tcase(s, tc);
 
     tc = tu_tcase("allocation");

@@ -27,4 +27,10 @@ dc_tensor *dc__idx_parse(const void *data, size_t size, size_t max_bytes);
 dc_tensor *dc__csv_parse(const char *text, size_t size, int header_rows,
                          dc_dtype dtype);
 
+/* Test hook for crash safety: when > 0, the countdown-th file operation
+ * of a save on this thread (each write, the fsync, the rename) fails with
+ * EIO, as a full disk or a pulled cable would. 0 (the default) is off.
+ * Only tests set it; it is not exported. */
+extern _Thread_local long dc__io_fault_countdown;
+
 #endif /* DEEPCORE_IO_INTERNAL_H */

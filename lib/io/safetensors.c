@@ -7,6 +7,7 @@
  * tile the data region exactly, as the reference implementation checks. */
 #include "st_internal.h"
 #include "json.h"
+#include "io_internal.h"
 #include "../nn/module.h"
 
 #include <errno.h>
@@ -710,10 +711,19 @@ static dc_status build_header(dc_strbuf *b, const char *const *names, dc_tensor 
     return s;
 }
 
+_Thread_local long dc__io_fault_countdown = 0;
+
+/* True when the injected failure (dc__io_fault_countdown) is due now. */
+static bool injected_io_fault(void) {
+    if (dc__io_fault_countdown <= 0 || --dc__io_fault_countdown > 0) return false;
+    errno = EIO;
+    return true;
+}
+
 static dc_status write_all(int fd, const void *p, size_t n, const char *func, const char *tmp) {
     const char *c = p;
     while (n > 0) {
-        ssize_t w = write(fd, c, n);
+        ssize_t w = injected_io_fault() ? -1 : write(fd, c, n);
         if (w < 0) {
             if (errno == EINTR) continue;
             return dc__fail(DC_E_IO, "%s: writing '%s': %s", func, tmp, strerror(errno));
@@ -785,11 +795,11 @@ static dc_status write_atomically(const char *path, const dc_strbuf *hdr,
     if (s == DC_OK) s = write_all(fd, len8, 8, func, tmp);
     if (s == DC_OK) s = write_all(fd, hdr->data, hdr->len, func, tmp);
     for (int64_t i = 0; i < n && s == DC_OK; i++) s = write_tensor(fd, tensors[i], func, tmp);
-    if (s == DC_OK && fsync(fd) != 0)
+    if (s == DC_OK && (injected_io_fault() || fsync(fd) != 0))
         s = dc__fail(DC_E_IO, "%s: fsync '%s': %s", func, tmp, strerror(errno));
     if (close(fd) != 0 && s == DC_OK)
         s = dc__fail(DC_E_IO, "%s: closing '%s': %s", func, tmp, strerror(errno));
-    if (s == DC_OK && rename(tmp, path) != 0)
+    if (s == DC_OK && (injected_io_fault() || rename(tmp, path) != 0))
         s = dc__fail(DC_E_IO, "%s: renaming '%s' to '%s': %s", func, tmp, path, strerror(errno));
     if (s != DC_OK) unlink(tmp);
     else sync_parent_dir(path);
