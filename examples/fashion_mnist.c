@@ -302,7 +302,8 @@ static void show_progress(int epoch, int epochs, int64_t done, int64_t total, do
         int filled = (int)(30 * done / total);
         for (int i = 0; i < 30; i++) bar[i] = i < filled ? '#' : '.';
         bar[30] = '\0';
-        printf("\repoch %d/%d [%s] %lld/%lld  %.1f steps/s  loss %.4f  ETA %.0fs ", epoch,
+        /* trailing blanks wipe what a longer previous line left */
+        printf("\repoch %d/%d [%s] %lld/%lld  %.1f steps/s  loss %.4f  ETA %.0fs    ", epoch,
                epochs, bar, (long long)done, (long long)total, rate, mean_loss, eta);
         fflush(stdout);
         return;
@@ -376,7 +377,7 @@ int main(int argc, char **argv) {
     double t0 = now_seconds();
     if (load_split(o.data_dir, "train", o.cnn, o.limit, &r.x_train, &r.y_train) != DC_OK ||
         load_split(o.data_dir, "t10k", o.cnn, 0, &r.x_test, &r.y_test) != DC_OK)
-        return fail("reading the dataset");
+        return dc_last_status() != DC_OK ? fail("reading the dataset") : 1;
     if (o.standardize && standardize(&r) != DC_OK) return fail("standardising");
     printf("fashion_mnist: %s, %lld training and %lld test images from %s (read in %.1f s)%s\n",
            o.cnn ? "LeNet-5 CNN" : "MLP 784-256-256-10", (long long)dc_size(r.x_train, 0),
@@ -387,8 +388,9 @@ int main(int argc, char **argv) {
     if (!r.rng || build(&r, &o) != DC_OK) return fail("building the model");
     int64_t n_weights = 0;
     for (int64_t i = 0; i < r.n_params; i++) n_weights += dc_numel(r.params[i]);
-    printf("%lld parameters; Adam lr %g, batch %lld, %d epochs, %d threads\n",
-           (long long)n_weights, o.lr, (long long)o.batch, o.epochs, dc_get_num_threads());
+    printf("%lld parameters; Adam lr %g, batch %lld, %d epoch%s, %d thread%s\n",
+           (long long)n_weights, o.lr, (long long)o.batch, o.epochs, o.epochs == 1 ? "" : "s",
+           dc_get_num_threads(), dc_get_num_threads() == 1 ? "" : "s");
 
     int64_t first_epoch = 0;
     if (o.resume) {

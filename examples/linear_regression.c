@@ -168,19 +168,21 @@ int main(int argc, char **argv) {
             fabs(b_now - b_opt) < NEAR_OPTIMUM)
             recovered_at = step;
         if (step % report_every == 0 || step == o.steps)
-            printf("step %6ld  train MSE %.6f  w %.4f  b %.4f\n", step, loss_value, w_now, b_now);
+            printf("step %6ld  train MSE %.6f (before the step)  w %.4f  b %.4f (after it)\n", step,
+                   loss_value, w_now, b_now);
     }
 
     dc_scope *s = dc_scope_begin();
     int prev = dc_set_grad_enabled(0);
-    double test_mse = NAN;
-    if (dc_metric_mse(dc_add(dc_matmul(x_test, w), b), y_test, &test_mse) != DC_OK)
-        return fail("the test MSE");
+    double test_mse = NAN, final_mse = NAN;
+    if (dc_metric_mse(dc_add(dc_matmul(x, w), b), y, &final_mse) != DC_OK ||
+        dc_metric_mse(dc_add(dc_matmul(x_test, w), b), y_test, &test_mse) != DC_OK)
+        return fail("the final MSEs");
     dc_set_grad_enabled(prev);
     dc_scope_end(s);
 
-    printf("test MSE on %d new points: %.6f (the noise alone gives about 0.01)\n", N_TEST,
-           test_mse);
+    printf("train MSE %.6f at the start, %.6f after training; test MSE on %d new points: %.6f "
+           "(the noise alone gives about 0.01)\n", first_loss, final_mse, N_TEST, test_mse);
     printf("learned w = %.4f, b = %.4f; true line w = 2, b = 1; least-squares fit of this "
            "sample w = %.4f, b = %.4f\n", w_now, b_now, w_opt, b_opt);
     if (recovered_at > 0)
@@ -191,7 +193,7 @@ int main(int argc, char **argv) {
                "from the least-squares fit. Try --lr 0.1 --steps 1000, or --steps 10000 at "
                "lr 0.001.\n", o.steps, o.lr, fabs(w_now - w_opt), fabs(b_now - b_opt));
 
-    int lowered = loss_value < first_loss;
+    int lowered = final_mse < first_loss;
     int fits = fabs(w_now - 2) < 0.05 && fabs(b_now - 1) < 0.05;
     dc_loss_release(mse);
     dc_optim_release(opt);

@@ -70,14 +70,13 @@ static void usage(void) {
             "  --lr X             peak Adam learning rate, cosine-decayed (default 0.005)\n"
             "  --kind K           lstm (default), gru or rnn\n"
             "  --seed S           weights and data (default 1)\n"
-            "  --threads N        library threads, 0 = one per core (default 1: the\n"
-            "                     tensors are too small to gain from more)\n"
+            "  --threads N        library threads, 0 = one per core (default 0)\n"
             "  --min-accuracy X   exit 2 when fewer sequences are right (default 0.9)\n");
 }
 
 static int parse_options(int argc, char **argv, options *o) {
     *o = (options){.digits = 5, .steps = 600, .batch = 64, .hidden = 128, .lr = 5e-3,
-                   .kind = DC_RNN_LSTM, .seed = 1, .threads = 1, .min_accuracy = 0.9};
+                   .kind = DC_RNN_LSTM, .seed = 1, .min_accuracy = 0.9};
     for (int i = 1; i + 1 < argc; i += 2) {
         const char *a = argv[i], *v = argv[i + 1];
         char *end = NULL;

@@ -85,6 +85,15 @@ static const int64_t HUGE_SHAPE[2] = {INT64_MAX / 2, 4};
         ck_assert_msg(dc_last_error()[0] != '\0', "%s: %s set no message",    \
                       cur_name, #expr);                                       \
     } while (0)
+/* stmt (a release of NULL) is a no-op: no error is recorded. */
+#define HARMLESS(stmt)                                                        \
+    do {                                                                      \
+        dc_clear_error();                                                     \
+        stmt;                                                                 \
+        ck_assert_msg(dc_last_status() == DC_OK, "%s: %s recorded %s (%s)",   \
+                      cur_name, #stmt, dc_status_str(dc_last_status()),       \
+                      dc_last_error());                                       \
+    } while (0)
 /* expr must succeed (non-NULL pointer). */
 static dc_tensor *okp_(dc_tensor *t, const char *what) {
     ck_assert_msg(t != NULL, "%s: %s failed: %s", cur_name, what, dc_last_error());
@@ -337,7 +346,7 @@ static void bad_rng_new(void) {
     dc_rng_free(b);
 }
 
-static void bad_rng_free(void) { dc_rng_free(NULL); }
+static void bad_rng_free(void) { HARMLESS(dc_rng_free(NULL)); }
 
 static void bad_rng_seed(void) {
     /* NULL seeds the thread's generator */
@@ -380,12 +389,11 @@ static void bad_rng_set_state(void) {
 /* ------------------------------------------------------------------ */
 
 static void bad_retain(void) {
-    dc_clear_error();
-    ck_assert_ptr_null(dc_retain(NULL));   /* NULL stays NULL */
+    HARMLESS(ck_assert_ptr_null(dc_retain(NULL)));   /* NULL stays NULL */
 }
 
 static void bad_release(void) {
-    dc_release(NULL);   /* no-op */
+    HARMLESS(dc_release(NULL));
     /* a second release is safe while another reference keeps it alive */
     dc_tensor *t = dc_retain(F32(2));
     dc_release(t);
@@ -431,6 +439,7 @@ static void check_make(make_fn f) {
     NULLW(f(DC_F32, 2, SH(2, -1)), DC_E_SHAPE);
     NULLW(f(DC_F32, 2, HUGE_SHAPE), DC_E_OVERFLOW);
     NULLW(f(DC_F64, 3, SH(INT64_MAX, 0, 2)), DC_E_OVERFLOW);
+    NULLW(f(DC_U8, 1, SH((int64_t)1 << 60)), DC_E_OVERFLOW);   /* over 2^59 elements */
     /* 0-size axes and scalars are valid */
     SHAPE_IS(OKP(f(DC_F32, 2, SH(0, 5))), 0, 5);
     OKP(f(DC_I64, 0, NULL));
@@ -797,8 +806,16 @@ static void bad_cast(void) {
     NULLW(dc_cast(NULL, DC_F32), DC_E_INVALID);
     NULLW(dc_cast(F32(2), (dc_dtype)9), DC_E_DTYPE);
     NULLW(dc_cast(F32(2), (dc_dtype)-1), DC_E_DTYPE);
-    /* NaN to an integer is not an error; NaN to f64 stays NaN */
+    /* NaN to f64 stays NaN; to an integer it is 0 and out-of-range values
+     * saturate (not an error) */
     all_nan(OKP(dc_cast(NANT(2), DC_F64)));
+    dc_tensor *odd = OKP(tu_f64(1, SH(4), (double[]){NAN, INFINITY, -INFINITY, -2.7}));
+    int32_t got[4];
+    OK(dc_copy_to(OKP(dc_cast(odd, DC_I32)), DC_I32, got, sizeof got));
+    ck_assert_int_eq(got[0], 0);
+    ck_assert_int_eq(got[1], INT32_MAX);
+    ck_assert_int_eq(got[2], INT32_MIN);
+    ck_assert_int_eq(got[3], -2);
     SHAPE_IS(OKP(dc_cast(F32(0), DC_U8)), 0);
 }
 
@@ -815,6 +832,9 @@ static void bad_add(void) {
     check_binary(dc_add, true, true);
     /* inf + -inf is NaN, as IEEE */
     all_nan(OKP(dc_add(INFT(2), mk(DC_F32, 1, SH(2), -INFINITY))));
+    /* integer arithmetic wraps (no undefined behaviour, no error) */
+    ck_assert_double_eq(first(OKP(dc_add(mk(DC_I32, 1, SH(1), INT32_MAX),
+                                         mk(DC_I32, 1, SH(1), 1)))), INT32_MIN);
 }
 static void bad_sub(void) { check_binary(dc_sub, true, true); }
 static void bad_mul(void) {
@@ -963,11 +983,14 @@ static void bad_max(void) {
     NULLW(dc_max(F32(0, 3), (int[]){0}, 1, 0), DC_E_SHAPE);
     /* reducing the other axis of an empty tensor is fine */
     SHAPE_IS(OKP(dc_max(F32(0, 3), (int[]){1}, 1, 0)), 0);
+    /* a NaN wins (propagates), as in PyTorch */
+    all_nan(OKP(dc_max(OKP(tu_f64(1, SH(3), (double[]){1, NAN, 3})), NULL, 0, 0)));
 }
 
 static void bad_min(void) {
     check_reduce_axes(dc_min);
     NULLW(dc_min(I32(2, 0), (int[]){1}, 1, 1), DC_E_SHAPE);
+    all_nan(OKP(dc_min(OKP(tu_f32(1, SH(3), (double[]){1, NAN, 3})), NULL, 0, 0)));
 }
 
 typedef dc_tensor *(*arg_fn)(dc_tensor *, int, int);
@@ -979,6 +1002,8 @@ static void check_arg(arg_fn f) {
     NULLW(f(t, -3, 0), DC_E_RANGE);
     NULLW(f(F32(2, 0), 1, 0), DC_E_SHAPE);
     SHAPE_IS(OKP(f(F32(0, 3), 1, 0)), 0);
+    /* the index of a NaN, which wins as in PyTorch */
+    ck_assert_double_eq(first(OKP(f(OKP(tu_f64(1, SH(3), (double[]){1, NAN, 3})), 0, 0))), 1);
 }
 static void bad_argmax(void) { check_arg(dc_argmax); }
 static void bad_argmin(void) { check_arg(dc_argmin); }
@@ -1387,12 +1412,16 @@ static void bad_init_kaiming_normal(void) { check_fan_init(init_kn, kn_a); }
 static dc_module *small_linear(void) { return OKM(dc_linear_new(3, 2, 1, NULL)); }
 
 static void bad_module_retain(void) {
-    dc_clear_error();
+    /* NULL, with DC_E_INVALID unless an earlier error is kept (a chain
+     * such as dc_module_retain(dc_linear_new(...)) reports its first) */
+    NULLW(dc_module_retain(NULL), DC_E_INVALID);
+    NULLW(dc_linear_new(0, 1, 1, NULL), DC_E_INVALID);
     ck_assert_ptr_null(dc_module_retain(NULL));
+    ck_assert_ptr_nonnull(strstr(dc_last_error(), "dc_linear_new"));
 }
 
 static void bad_module_release(void) {
-    dc_module_release(NULL);
+    HARMLESS(dc_module_release(NULL));
     /* a second release is safe while another reference keeps it alive */
     dc_module *m = small_linear();
     dc_module_retain(m);
@@ -1712,7 +1741,7 @@ static void bad_loss_new(void) {
     NULLW(dc_loss_new(DC_LOSS_MSE, (dc_reduction)3), DC_E_INVALID);
 }
 
-static void bad_loss_release(void) { dc_loss_release(NULL); }
+static void bad_loss_release(void) { HARMLESS(dc_loss_release(NULL)); }
 
 static void bad_loss_set_beta(void) {
     dc_loss *mse = dc_loss_new(DC_LOSS_MSE, DC_REDUCTION_MEAN);
@@ -1924,7 +1953,7 @@ static void bad_adagrad_new(void) {
     NULLW(dc_adagrad_new(ps, 1, 0.01, NAN, 0, 0, 1e-10), DC_E_INVALID);
 }
 
-static void bad_optim_release(void) { dc_optim_release(NULL); }
+static void bad_optim_release(void) { HARMLESS(dc_optim_release(NULL)); }
 
 static void bad_optim_add_group(void) {
     dc_tensor *p;
@@ -2106,7 +2135,7 @@ static void bad_sched_set_last_epoch(void) {
     dc_optim_release(o);
 }
 
-static void bad_sched_release(void) { dc_sched_release(NULL); }
+static void bad_sched_release(void) { HARMLESS(dc_sched_release(NULL)); }
 
 /* ------------------------------------------------------------------ */
 /* Gradient clipping                                                   */
@@ -2191,7 +2220,7 @@ static void bad_safetensors_from_buffer(void) {
     NULLW(dc_safetensors_from_buffer(bad, n), DC_E_FORMAT);
 }
 
-static void bad_safetensors_close(void) { dc_safetensors_close(NULL); }
+static void bad_safetensors_close(void) { HARMLESS(dc_safetensors_close(NULL)); }
 
 static void bad_safetensors_count(void) { RETW(dc_safetensors_count(NULL), -1, DC_E_INVALID); }
 
@@ -2409,7 +2438,7 @@ static void bad_loader_new(void) {
     dc_loader_release(l);
 }
 
-static void bad_loader_release(void) { dc_loader_release(NULL); }
+static void bad_loader_release(void) { HARMLESS(dc_loader_release(NULL)); }
 static void bad_loader_num_batches(void) { RETW(dc_loader_num_batches(NULL), -1, DC_E_INVALID); }
 static void bad_loader_reset(void) { FAILS(dc_loader_reset(NULL), DC_E_INVALID); }
 
@@ -2443,7 +2472,7 @@ static void bad_scaler_standard_new(void) {
     dc_scaler_release(s);
 }
 
-static void bad_scaler_release(void) { dc_scaler_release(NULL); }
+static void bad_scaler_release(void) { HARMLESS(dc_scaler_release(NULL)); }
 
 static void bad_scaler_fit(void) {
     dc_scaler *s = dc_scaler_standard_new();

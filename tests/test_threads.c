@@ -474,6 +474,8 @@ END_TEST
 /* Rule: reference counts are atomic. Threads take and drop references to
  * one tensor and one module at the same time; the counts end where they
  * started (the leak fixture sees it when the last reference goes). */
+#define REFCOUNT_ROUNDS 200000
+
 typedef struct refcount_job {
     job_head h;
     dc_tensor *t;
@@ -483,7 +485,8 @@ typedef struct refcount_job {
 static void *refcount_thread(void *arg) {
     refcount_job *j = arg;
     sync_threads();
-    for (int i = 0; i < 20000; i++) {
+    /* long enough that the threads overlap even on two cores */
+    for (int i = 0; i < REFCOUNT_ROUNDS; i++) {
         dc_tensor *r = dc_retain(j->t);
         dc_module *mr = dc_module_retain(j->m);
         if (r != j->t || mr != j->m) {

@@ -100,14 +100,23 @@ INLINE256 void kernel_body(const int M, const int V, const bool ROWPTR, KARGS) {
     }
 }
 
-/* ---- packing: 8 x 8 (and 4 x 8) transposes ---- */
+/* ---- packing: 8 x 8 (and 4 x 8) transposes, masked copies ----
+ * Zero padding is written by the same vector stores as the data (rows past
+ * the end load as zero): a separate zeroing loop would be turned into a
+ * memset call per step. */
 
-/* Rows r..r+7, steps p..p+7 of src into dst (panel width w). */
-INLINE256 void transpose_8x8(const float *src, int64_t rs, float *dst, int w) {
-    __m256 r0 = _mm256_loadu_ps(src), r1 = _mm256_loadu_ps(src + rs),
-           r2 = _mm256_loadu_ps(src + 2 * rs), r3 = _mm256_loadu_ps(src + 3 * rs),
-           r4 = _mm256_loadu_ps(src + 4 * rs), r5 = _mm256_loadu_ps(src + 5 * rs),
-           r6 = _mm256_loadu_ps(src + 6 * rs), r7 = _mm256_loadu_ps(src + 7 * rs);
+/* Row r of the source at step p, or zeros past the last row. */
+INLINE256 __m256 row8(const float *src, int64_t rs, int r, int rows) {
+    return r < rows ? _mm256_loadu_ps(src + r * rs) : _mm256_setzero_ps();
+}
+
+/* Rows r..r+7 (zero from rows on), steps p..p+7 of src into dst (panel
+ * width w); src points at row r, step p. */
+INLINE256 void transpose_8x8(const float *src, int64_t rs, int rows, float *dst, int w) {
+    __m256 r0 = row8(src, rs, 0, rows), r1 = row8(src, rs, 1, rows),
+           r2 = row8(src, rs, 2, rows), r3 = row8(src, rs, 3, rows),
+           r4 = row8(src, rs, 4, rows), r5 = row8(src, rs, 5, rows),
+           r6 = row8(src, rs, 6, rows), r7 = row8(src, rs, 7, rows);
     __m256 t0 = _mm256_unpacklo_ps(r0, r1), t1 = _mm256_unpackhi_ps(r0, r1),
            t2 = _mm256_unpacklo_ps(r2, r3), t3 = _mm256_unpackhi_ps(r2, r3),
            t4 = _mm256_unpacklo_ps(r4, r5), t5 = _mm256_unpackhi_ps(r4, r5),
@@ -126,10 +135,10 @@ INLINE256 void transpose_8x8(const float *src, int64_t rs, float *dst, int w) {
     _mm256_storeu_ps(dst + 7 * w, _mm256_permute2f128_ps(u3, u7, 0x31));
 }
 
-/* Rows r..r+3, steps p..p+7. */
-INLINE256 void transpose_4x8(const float *src, int64_t rs, float *dst, int w) {
-    __m256 r0 = _mm256_loadu_ps(src), r1 = _mm256_loadu_ps(src + rs),
-           r2 = _mm256_loadu_ps(src + 2 * rs), r3 = _mm256_loadu_ps(src + 3 * rs);
+/* Rows r..r+3 (zero from rows on), steps p..p+7. */
+INLINE256 void transpose_4x8(const float *src, int64_t rs, int rows, float *dst, int w) {
+    __m256 r0 = row8(src, rs, 0, rows), r1 = row8(src, rs, 1, rows),
+           r2 = row8(src, rs, 2, rows), r3 = row8(src, rs, 3, rows);
     __m256 t0 = _mm256_unpacklo_ps(r0, r1), t1 = _mm256_unpackhi_ps(r0, r1),
            t2 = _mm256_unpacklo_ps(r2, r3), t3 = _mm256_unpackhi_ps(r2, r3);
     __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xee),
@@ -150,16 +159,32 @@ T256 void dc__sgemm_pack_kcontig_avx2(const float *src, int64_t rs, int rows, in
     for (; p + 8 <= kc; p += 8) {
         float *d = dst + p * w;
         int r = 0;
-        for (; r + 8 <= rows; r += 8) transpose_8x8(src + r * rs + p, rs, d + r, w);
-        for (; r + 4 <= rows; r += 4) transpose_4x8(src + r * rs + p, rs, d + r, w);
-        for (; r < rows; r++)
-            for (int i = 0; i < 8; i++) d[i * w + r] = src[r * rs + p + i];
-        for (int i = 0; i < 8; i++)
-            for (int z = rows; z < w; z++) d[i * w + z] = 0.0f;
+        for (; r + 8 <= w; r += 8) transpose_8x8(src + r * rs + p, rs, rows - r, d + r, w);
+        for (; r + 4 <= w; r += 4) transpose_4x8(src + r * rs + p, rs, rows - r, d + r, w);
+        for (; r < w; r++)
+            for (int i = 0; i < 8; i++) d[i * w + r] = r < rows ? src[r * rs + p + i] : 0.0f;
     }
-    for (; p < kc; p++) {
-        for (int r = 0; r < rows; r++) dst[p * w + r] = src[r * rs + p];
-        for (int z = rows; z < w; z++) dst[p * w + z] = 0.0f;
+    for (; p < kc; p++)
+        for (int r = 0; r < w; r++) dst[p * w + r] = r < rows ? src[r * rs + p] : 0.0f;
+}
+
+/* Copies of rows floats per step, zeros up to w, in whole vectors where
+ * they fit the panel. */
+T256 void dc__sgemm_pack_copy_avx2(const float *src, int64_t cs, int rows, int64_t kc, int w,
+                                   float *dst) {
+    int whole = w / 8 * 8;
+    for (int64_t p = 0; p < kc; p++, src += cs, dst += w) {
+        int r = 0;
+        for (; r < whole; r += 8) {
+            __m256 v = r + 8 <= rows ? _mm256_loadu_ps(src + r)
+                       : r < rows    ? _mm256_maskload_ps(src + r, lane_mask(rows - r))
+                                     : _mm256_setzero_ps();
+            _mm256_storeu_ps(dst + r, v);
+        }
+        if (r < w) {   /* a panel width that is not whole vectors: rows == w */
+            __m256i m = lane_mask(w - r);
+            _mm256_maskstore_ps(dst + r, m, _mm256_maskload_ps(src + r, m));
+        }
     }
 }
 
@@ -198,6 +223,7 @@ const dc__sgemm_kernel dc__sgemm_kernel_avx2 = {
     .ukernel = avx2_ukernel,
     .reads_in_place = true,
     .pack_kcontig = dc__sgemm_pack_kcontig_avx2,
+    .pack_copy = dc__sgemm_pack_copy_avx2,
 };
 
 #endif /* DC_GEMM_X86 */

@@ -72,6 +72,7 @@ INLINE512 void kernel_body(const int M, const int V, const bool ROWPTR, KARGS) {
     int64_t ars = x->a_rs, astep = x->a_cs, bstep = x->b_rs;
     const float *a0 = ap, *a3 = M > 3 ? ap + 3 * ars : ap, *a6 = M > 6 ? ap + 6 * ars : ap,
                 *a9 = M > 9 ? ap + 9 * ars : ap;
+    __mmask16 bm0 = lane_mask(nr), bm1 = lane_mask(nr - 16);
     if (cs_c == 1)
         for (int i = 0; i < M; i++) {
             _mm_prefetch((const char *)(c + i * rs_c), _MM_HINT_T0);
@@ -79,8 +80,9 @@ INLINE512 void kernel_body(const int M, const int V, const bool ROWPTR, KARGS) {
         }
 #pragma GCC unroll 4
     for (int64_t p = 0; p < kc; p++) {
-        __m512 b0 = _mm512_loadu_ps(bp);
-        __m512 b1 = V > 1 ? _mm512_loadu_ps(bp + 16) : b0;
+        /* masked: a B panel read in place may end in the middle of a vector */
+        __m512 b0 = _mm512_maskz_loadu_ps(bm0, bp);
+        __m512 b1 = V > 1 ? _mm512_maskz_loadu_ps(bm1, bp + 16) : b0;
         ALL_ROWS(STEP);
         if (ROWPTR) {
             a0++;
@@ -131,6 +133,88 @@ static const kernel_fn kernels[MR][2][2] = {
 /* [rows][A by row pointers][two vectors] */
 static void avx512_ukernel(KARGS) { kernels[mr - 1][x->a_rs != 1][nr > 16](KPASS); }
 
+/* ---- dot products: both operands contiguous along k ---- */
+
+#define DOT_RI 3
+#define DOT_RJ 4
+#define DOT_REGS(X) X(0, 0) X(0, 1) X(0, 2) X(0, 3) X(1, 0) X(1, 1) X(1, 2) X(1, 3) \
+    X(2, 0) X(2, 1) X(2, 2) X(2, 3)
+#define DOT_DECL(i, j) __m512 s##i##j = _mm512_setzero_ps();
+#define DOT_FMA(i, j) if (RI > i && RJ > j) s##i##j = _mm512_fmadd_ps(va##i, vb##j, s##i##j);
+#define DOT_OUT(i, j)                                                                       \
+    if (RI > i && RJ > j) {                                                                \
+        float *cij = c + i * rs_c + j * cs_c;                                              \
+        float v = alpha * _mm512_reduce_add_ps(s##i##j);                                   \
+        *cij = beta == 0.0f ? v : v + beta * *cij;                                         \
+    }
+
+/* An RI x RJ block of C[i][j] = alpha * sum_p a[i * lda + p] * b[j * ldb + p]
+ * + beta * C[i][j]: one accumulator per dot product, 16 steps of k per
+ * FMA, a masked tail. */
+INLINE512 void dot_body(const int RI, const int RJ, int64_t k, const float *a, int64_t lda,
+                        const float *b, int64_t ldb, float alpha, float beta, float *c,
+                        int64_t rs_c, int64_t cs_c) {
+    DOT_REGS(DOT_DECL)
+    const float *a0 = a, *a1 = RI > 1 ? a + lda : a, *a2 = RI > 2 ? a + 2 * lda : a;
+    const float *b0 = b, *b1 = RJ > 1 ? b + ldb : b, *b2 = RJ > 2 ? b + 2 * ldb : b,
+                *b3 = RJ > 3 ? b + 3 * ldb : b;
+    int64_t p = 0;
+    for (; p + 16 <= k; p += 16) {
+        __m512 va0 = _mm512_loadu_ps(a0 + p), va1 = _mm512_loadu_ps(a1 + p),
+               va2 = _mm512_loadu_ps(a2 + p);
+        __m512 vb0 = _mm512_loadu_ps(b0 + p), vb1 = _mm512_loadu_ps(b1 + p),
+               vb2 = _mm512_loadu_ps(b2 + p), vb3 = _mm512_loadu_ps(b3 + p);
+        /* keep each vector in a register: folded into the FMAs, every B
+         * vector would be loaded three times */
+        __asm__("" : "+v"(vb0), "+v"(vb1), "+v"(vb2), "+v"(vb3));
+        DOT_REGS(DOT_FMA)
+    }
+    if (p < k) {
+        __mmask16 m = lane_mask((int)(k - p));
+        __m512 va0 = _mm512_maskz_loadu_ps(m, a0 + p), va1 = _mm512_maskz_loadu_ps(m, a1 + p),
+               va2 = _mm512_maskz_loadu_ps(m, a2 + p);
+        __m512 vb0 = _mm512_maskz_loadu_ps(m, b0 + p), vb1 = _mm512_maskz_loadu_ps(m, b1 + p),
+               vb2 = _mm512_maskz_loadu_ps(m, b2 + p), vb3 = _mm512_maskz_loadu_ps(m, b3 + p);
+        DOT_REGS(DOT_FMA)
+    }
+    DOT_REGS(DOT_OUT)
+}
+
+#define DOT_ARGS                                                                           \
+    int64_t k, const float *a, int64_t lda, const float *b, int64_t ldb, float alpha,      \
+        float beta, float *c, int64_t rs_c, int64_t cs_c
+#define DOT_PASS k, a, lda, b, ldb, alpha, beta, c, rs_c, cs_c
+#define DOT_INSTANCES(RI)                                                                  \
+    static T512 void dot_##RI##_1(DOT_ARGS) { dot_body(RI, 1, DOT_PASS); }                 \
+    static T512 void dot_##RI##_2(DOT_ARGS) { dot_body(RI, 2, DOT_PASS); }                 \
+    static T512 void dot_##RI##_3(DOT_ARGS) { dot_body(RI, 3, DOT_PASS); }                 \
+    static T512 void dot_##RI##_4(DOT_ARGS) { dot_body(RI, 4, DOT_PASS); }
+DOT_INSTANCES(1)
+DOT_INSTANCES(2)
+DOT_INSTANCES(3)
+
+typedef void (*dot_fn)(DOT_ARGS);
+static const dot_fn dots[DOT_RI][DOT_RJ] = {
+    {dot_1_1, dot_1_2, dot_1_3, dot_1_4},
+    {dot_2_1, dot_2_2, dot_2_3, dot_2_4},
+    {dot_3_1, dot_3_2, dot_3_3, dot_3_4},
+};
+
+/* Rows [i0, i1) of C = alpha * A B^T + beta * C, A (m x k) and B (n x k)
+ * both row-major along k. */
+static void avx512_dots(int64_t i0, int64_t i1, int64_t n, int64_t k, const float *a,
+                        int64_t lda, const float *b, int64_t ldb, float alpha, float beta,
+                        float *c, int64_t rs_c, int64_t cs_c) {
+    for (int64_t i = i0; i < i1; i += DOT_RI) {
+        int ri = (int)(i1 - i < DOT_RI ? i1 - i : DOT_RI);
+        for (int64_t j = 0; j < n; j += DOT_RJ) {
+            int rj = (int)(n - j < DOT_RJ ? n - j : DOT_RJ);
+            dots[ri - 1][rj - 1](k, a + i * lda, lda, b + j * ldb, ldb, alpha, beta,
+                                 c + i * rs_c + j * cs_c, rs_c, cs_c);
+        }
+    }
+}
+
 const dc__sgemm_kernel dc__sgemm_kernel_avx512 = {
     .name = "avx512 12x32",
     .isa = DC_ISA_AVX512,
@@ -142,7 +226,11 @@ const dc__sgemm_kernel dc__sgemm_kernel_avx512 = {
     .nc = 512,
     .ukernel = avx512_ukernel,
     .reads_in_place = true,
+    .reads_ragged_b = true,
     .pack_kcontig = dc__sgemm_pack_kcontig_avx2,
+    .pack_copy = dc__sgemm_pack_copy_avx2,
+    .dots = avx512_dots,
+    .dot_rows = DOT_RI,
 };
 
 #endif /* DC_GEMM_X86 */

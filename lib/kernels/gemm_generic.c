@@ -44,4 +44,5 @@ const dc__sgemm_kernel dc__sgemm_kernel_generic = {
     .ukernel = generic_ukernel,
     .reads_in_place = false,
     .pack_kcontig = NULL,
+    .pack_copy = NULL,
 };

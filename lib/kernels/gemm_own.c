@@ -107,42 +107,50 @@ static const float *smat_at(const smat *x, int64_t i, int64_t j) {
  * columns of op(B), read transposed) are both this. */
 static void pack_panel(const dc__sgemm_kernel *kn, const float *src, int64_t rs, int64_t cs,
                        int rows, int64_t kc, int w, float *dst) {
-    if (rs == 1) {   /* the w values of one step are contiguous: copies */
-        for (int64_t p = 0; p < kc; p++) {
-            memcpy(dst + p * w, src + p * cs, (size_t)rows * sizeof *dst);
-            for (int r = rows; r < w; r++) dst[p * w + r] = 0.0f;
-        }
+    if (rs == 1 && kn->pack_copy) {   /* the values of one step are adjacent */
+        kn->pack_copy(src, cs, rows, kc, w, dst);
         return;
     }
-    if (cs == 1 && kn->pack_kcontig) {   /* rows contiguous along k: a transpose */
+    if (cs == 1 && rs != 1 && kn->pack_kcontig) {   /* rows contiguous along k */
         kn->pack_kcontig(src, rs, rows, kc, w, dst);
         return;
     }
-    for (int r = 0; r < rows; r++) {   /* each row is read once, in its own order */
-        const float *row = src + r * rs;
-        for (int64_t p = 0; p < kc; p++) dst[p * w + r] = row[p * cs];
+    for (int64_t p = 0; p < kc; p++) {
+        for (int r = 0; r < rows; r++) dst[p * w + r] = src[r * rs + p * cs];
+        for (int r = rows; r < w; r++) dst[p * w + r] = 0.0f;
     }
-    for (int r = rows; r < w; r++)
-        for (int64_t p = 0; p < kc; p++) dst[p * w + r] = 0.0f;
 }
 
-/* An mc x kc block of op(A) (from a's top-left) into MR-row panels. */
+/* Width of a packed panel holding count rows of A (a_side) or columns of
+ * B out of a full panel of full: kernels that read in place take a
+ * partial A panel at its own width and a partial B panel padded to whole
+ * vectors; the portable kernel takes full widths. */
+static int panel_width(const dc__sgemm_kernel *kn, int count, int full, bool a_side) {
+    if (count == full || !kn->reads_in_place) return full;
+    return a_side ? count : (count + kn->vw - 1) / kn->vw * kn->vw;
+}
+
+/* An mc x kc block of op(A) (from a's top-left) into MR-row panels;
+ * panel i starts at dst + i * MR * kc. */
 static void pack_a(const dc__sgemm_kernel *kn, const smat *a, int64_t mc, int64_t kc,
                    float *dst) {
     int mr = kn->mr;
     for (int64_t i = 0; i < mc; i += mr, dst += mr * kc) {
         int rows = (int)(mc - i < mr ? mc - i : mr);
-        pack_panel(kn, smat_at(a, i, 0), a->rs, a->cs, rows, kc, mr, dst);
+        pack_panel(kn, smat_at(a, i, 0), a->rs, a->cs, rows, kc,
+                   panel_width(kn, rows, mr, true), dst);
     }
 }
 
-/* A kc x nc block of op(B) into NR-column panels (op(B)^T's rows). */
+/* A kc x nc block of op(B) into NR-column panels (op(B)^T's rows);
+ * panel j starts at dst + j * NR * kc. */
 static void pack_b(const dc__sgemm_kernel *kn, const smat *b, int64_t kc, int64_t nc,
                    float *dst) {
     int nr = kn->nr;
     for (int64_t j = 0; j < nc; j += nr, dst += nr * kc) {
         int cols = (int)(nc - j < nr ? nc - j : nr);
-        pack_panel(kn, smat_at(b, 0, j), b->cs, b->rs, cols, kc, nr, dst);
+        pack_panel(kn, smat_at(b, 0, j), b->cs, b->rs, cols, kc,
+                   panel_width(kn, cols, nr, false), dst);
     }
 }
 
@@ -168,20 +176,30 @@ static int64_t round_up(int64_t x, int64_t to) { return (x + to - 1) / to * to; 
 
 /* A panel meeting at most this many panels of the other operand is read
  * in place when the kernel can: packing it would cost about as much as
- * the reads it saves. */
+ * the reads it saves. A shallow panel (at most SHALLOW_KC steps of k) is
+ * read in place however often it is met, since it stays in L1 anyway,
+ * unless its rows are a multiple of 4 KiB apart (they would then share
+ * L1 sets and evict each other). */
 #define IN_PLACE_MAX_USES 2
+#define SHALLOW_KC 128
 
-/* op(A)'s block can be read in place: rows adjacent or contiguous along
- * k, and each A panel meets few B panels. */
-static bool a_in_place(const dc__sgemm_kernel *kn, const smat *a, int64_t nc) {
-    return kn->reads_in_place && (a->rs == 1 || a->cs == 1) &&
-           nc <= IN_PLACE_MAX_USES * kn->nr;
+static bool cache_friendly(int64_t stride, int64_t kc) {
+    return kc <= SHALLOW_KC && (stride * (int64_t)sizeof(float)) % 4096 != 0;
 }
 
-/* op(B)'s block can be read in place: columns contiguous, and each B
- * panel meets few A panels. */
-static bool b_in_place(const dc__sgemm_kernel *kn, const smat *b, int64_t mc) {
-    return kn->reads_in_place && b->cs == 1 && mc <= IN_PLACE_MAX_USES * kn->mr;
+/* op(A)'s block (mc x kc, used by nc columns) can be read in place: rows
+ * adjacent or contiguous along k, and packing would not pay. */
+static bool a_in_place(const dc__sgemm_kernel *kn, const smat *a, int64_t kc, int64_t nc) {
+    if (!kn->reads_in_place || (a->rs != 1 && a->cs != 1)) return false;
+    return nc <= IN_PLACE_MAX_USES * kn->nr ||
+           cache_friendly(a->rs == 1 ? a->cs : a->rs, kc);
+}
+
+/* op(B)'s block (kc x nc, used by mc rows) can be read in place: columns
+ * contiguous, and packing would not pay. */
+static bool b_in_place(const dc__sgemm_kernel *kn, const smat *b, int64_t kc, int64_t mc) {
+    if (!kn->reads_in_place || b->cs != 1) return false;
+    return mc <= IN_PLACE_MAX_USES * kn->mr || cache_friendly(b->rs, kc);
 }
 
 /* C[m0:m1, n0:n1] of the job, with this thread's buffers. */
@@ -196,35 +214,32 @@ static void run_block(const sgemm_job *j, int64_t m0, int64_t m1, int64_t n0, in
         for (int64_t pc = 0; pc < j->k; pc += kn->kc) {
             int64_t kc = min64(kn->kc, j->k - pc);
             smat bblk = {smat_at(&j->b, pc, jc), j->b.rs, j->b.cs};
-            bool b_direct = b_in_place(kn, &bblk, m1 - m0);
+            bool b_direct = b_in_place(kn, &bblk, kc, m1 - m0);
             if (!b_direct)
                 pack_b(kn, &bblk, kc, nc, bbuf);
-            else if (ragged)   /* the kernel reads full panels only */
+            else if (ragged && !kn->reads_ragged_b)   /* the kernel reads full panels only */
                 pack_b(kn, &(smat){smat_at(&bblk, 0, nc - ragged), bblk.rs, bblk.cs}, kc,
                        ragged, bbuf);
             float beta = pc == 0 ? j->beta : 1.0f;   /* later slices accumulate */
             for (int64_t ic = m0; ic < m1; ic += kn->mc) {
                 int64_t mc = min64(kn->mc, m1 - ic);
                 smat ablk = {smat_at(&j->a, ic, pc), j->a.rs, j->a.cs};
-                bool a_direct = a_in_place(kn, &ablk, nc);
+                bool a_direct = a_in_place(kn, &ablk, kc, nc);
                 if (!a_direct) pack_a(kn, &ablk, mc, kc, abuf);
                 for (int64_t ir = 0; ir < mc; ir += mr) {
                     int rows = (int)min64(mr, mc - ir);
                     x.a = a_direct ? smat_at(&ablk, ir, 0) : abuf + ir * kc;
                     x.a_rs = a_direct ? ablk.rs : 1;
-                    x.a_cs = a_direct ? ablk.cs : mr;
+                    x.a_cs = a_direct ? ablk.cs : panel_width(kn, rows, mr, true);
                     float *crow = j->c + (ic + ir) * j->rs_c;
                     for (int64_t jr = 0; jr < nc; jr += nr) {
                         int cols = (int)min64(nr, nc - jr);
-                        if (!b_direct) {
-                            x.b = bbuf + jr * kc;
-                            x.b_rs = nr;
-                        } else if (cols == nr) {
+                        if (b_direct && (cols == nr || kn->reads_ragged_b)) {
                             x.b = smat_at(&bblk, 0, jr);
                             x.b_rs = bblk.rs;
-                        } else {
-                            x.b = bbuf;
-                            x.b_rs = nr;
+                        } else {   /* packed; a direct block's ragged panel alone */
+                            x.b = b_direct ? bbuf : bbuf + jr * kc;
+                            x.b_rs = panel_width(kn, cols, nr, false);
                         }
                         kn->ukernel(kc, &x, j->alpha, beta, crow + (jc + jr) * j->cs_c,
                                     j->rs_c, j->cs_c, rows, cols);
@@ -246,8 +261,8 @@ static void share_of(int64_t size, int64_t unit, int t, int n, int64_t *lo, int6
  * the thread's slot. */
 static void run_chunk(void *ctx, int64_t chunk, int slot) {
     const sgemm_job *j = ctx;
-    float *abuf = j->buf + (int64_t)slot * (j->buf_a + j->buf_b);
-    float *bbuf = abuf + j->buf_a;
+    float *abuf = j->buf ? j->buf + (int64_t)slot * (j->buf_a + j->buf_b) : NULL;
+    float *bbuf = abuf ? abuf + j->buf_a : NULL;
     int64_t lo, hi;
     if (j->split_m) {
         share_of(j->m, j->kern->mr, (int)chunk, j->nchunks, &lo, &hi);
@@ -264,9 +279,10 @@ static void run_chunk(void *ctx, int64_t chunk, int slot) {
 
 /* Cycles per step of k of one register tile with rows rows and nv
  * vectors of columns: FMA throughput (2 per cycle), FMA latency (4
- * cycles per chain) or loads, whichever binds. */
+ * cycles per chain) or loads and broadcasts (measured: about 1.3 per
+ * cycle), whichever binds. */
 static double tile_cost(int rows, int nv) {
-    double fma = rows * nv / 2.0, loads = (rows + nv) / 2.0, cost = 4.0;
+    double fma = rows * nv / 2.0, loads = (rows + nv) / 1.3, cost = 4.0;
     if (fma > cost) cost = fma;
     if (loads > cost) cost = loads;
     return cost;
@@ -292,11 +308,11 @@ static double plan_cost(const dc__sgemm_kernel *kn, int64_t m, int64_t n, int64_
     double slices = (double)((k + kn->kc - 1) / kn->kc);
     double cost = per_k * (double)k +
                   (double)m * (double)n * slices * (c_rows_contiguous ? 1.0 / kn->vw : 1.0);
-    int64_t nc = min64(n, kn->nc), mc = min64(m, kn->mc);
-    if (!a_in_place(kn, a, nc))
+    int64_t nc = min64(n, kn->nc), mc = min64(m, kn->mc), kc = min64(k, kn->kc);
+    if (!a_in_place(kn, a, kc, nc))
         cost += (double)m * (double)k * (double)((n + kn->nc - 1) / kn->nc) *
                 (a->rs == 1 ? PACK_COPY_CYCLES : PACK_TRANSPOSE_CYCLES);
-    if (!b_in_place(kn, b, mc))
+    if (!b_in_place(kn, b, kc, mc))
         cost += (double)k * (double)n * (b->cs == 1 ? PACK_COPY_CYCLES : PACK_TRANSPOSE_CYCLES);
     return cost;
 }
@@ -328,6 +344,40 @@ static bool plan_split_m(const dc__sgemm_kernel *kn, int64_t m, int64_t n, int t
     return by_m <= by_n;
 }
 
+/* ---------------------------------------------------------------- */
+/* Dot products                                                      */
+/* ---------------------------------------------------------------- */
+
+/* Estimated cycles of C = A B^T by the kernel's dot blocks (dot_rows x 4
+ * products, 16 steps of k per FMA, about 40 cycles to reduce and store a
+ * block), or a huge value when the dots do not apply: they re-read B for
+ * every block of rows, so B must stay in L2. */
+static double dots_cost(const dc__sgemm_kernel *kn, int64_t m, int64_t n, int64_t k) {
+    if (!kn->dots || (double)n * (double)k * sizeof(float) > 512.0 * 1024) return 1e300;
+    double blocks = (double)((m + kn->dot_rows - 1) / kn->dot_rows) * (double)((n + 3) / 4);
+    double per_step = kn->dot_rows * 4 / 2.0;
+    return blocks * (per_step * (double)((k + 15) / 16) + 40.0);
+}
+
+typedef struct dots_job {
+    const dc__sgemm_kernel *kern;
+    int64_t m, n, k, lda, ldb, ldc;
+    const float *a, *b;
+    float *c;
+    float alpha, beta;
+    int nchunks;
+} dots_job;
+
+static void run_dots_chunk(void *ctx, int64_t chunk, int slot) {
+    (void)slot;
+    const dots_job *d = ctx;
+    int64_t lo, hi;
+    share_of(d->m, d->kern->dot_rows, (int)chunk, d->nchunks, &lo, &hi);
+    if (lo < hi)
+        d->kern->dots(lo, hi, d->n, d->k, d->a, d->lda, d->b, d->ldb, d->alpha, d->beta, d->c,
+                      d->ldc, 1);
+}
+
 /* C = beta * C (K == 0 or alpha == 0: the product adds nothing). */
 static void scale_c(int64_t m, int64_t n, float beta, float *c, int64_t ldc) {
     for (int64_t i = 0; i < m; i++) {
@@ -353,7 +403,23 @@ dc_status dc__sgemm_own(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_
     sgemm_job j = {.kern = kn, .k = k, .c = c, .alpha = alpha, .beta = beta};
     /* C^T = op(B)^T op(A)^T: C^T's rows are C's columns */
     smat opbt = {opb.p, opb.cs, opb.rs}, opat = {opa.p, opa.cs, opa.rs};
-    if (plan_cost(kn, n, m, k, &opbt, &opat, false) < plan_cost(kn, m, n, k, &opa, &opb, true)) {
+    bool one_tile = m <= kn->mr && n <= kn->nr;   /* no choice to make but the dots */
+    bool dots_fit = kn->dots && opa.cs == 1 && opb.rs == 1;
+    double swapped = one_tile ? 1e300 : plan_cost(kn, n, m, k, &opbt, &opat, false);
+    double normal = one_tile && !dots_fit ? 0.0 : plan_cost(kn, m, n, k, &opa, &opb, true);
+    if (dots_fit && dots_cost(kn, m, n, k) < (swapped < normal ? swapped : normal)) {
+        /* A B^T with both along k, small C: dot products, no packing */
+        dots_job d = {kn, m, n, k, opa.rs, opb.cs, ldc, a, b, c, alpha, beta, 1};
+        double flops = 2.0 * (double)m * (double)n * (double)k;
+        int threads = dc__pool_threads();
+        if (flops / PAR_FLOPS_PER_THREAD < threads) threads = (int)(flops / PAR_FLOPS_PER_THREAD);
+        int64_t bands = (m + kn->dot_rows - 1) / kn->dot_rows;
+        if (bands < threads) threads = (int)bands;
+        d.nchunks = threads < 1 ? 1 : threads;
+        dc__parallel_for(run_dots_chunk, &d, d.nchunks, d.nchunks);
+        return DC_OK;
+    }
+    if (swapped < normal) {
         j.m = n;
         j.n = m;
         j.a = opbt;
@@ -368,19 +434,28 @@ dc_status dc__sgemm_own(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_
         j.rs_c = ldc;
         j.cs_c = 1;
     }
-    j.split_m = true;
-    int threads = plan_threads(&j);
-    j.split_m = plan_split_m(kn, j.m, j.n, threads);
-    threads = plan_threads(&j);
-    /* buffers big enough for any share (the whole problem, capped by the
-     * cache blocks), 64-byte aligned */
-    int64_t kc = min64(kn->kc, k);
-    j.buf_a = round_up(min64(kn->mc, round_up(j.m, kn->mr)) * kc, 16);
-    j.buf_b = round_up(min64(kn->nc, round_up(j.n, kn->nr)) * kc, 16);
-    size_t floats = (size_t)threads * (size_t)(j.buf_a + j.buf_b);
-    void *raw = dc__malloc(floats * sizeof(float) + 64);
-    if (!raw) return DC_E_NOMEM;
-    j.buf = (float *)(((uintptr_t)raw + 63) & ~(uintptr_t)63);
+    int threads = 1;
+    if (!one_tile) {
+        j.split_m = true;
+        threads = plan_threads(&j);
+        j.split_m = plan_split_m(kn, j.m, j.n, threads);
+        threads = plan_threads(&j);
+    }
+    /* Buffers big enough for any share (the whole problem, capped by the
+     * cache blocks), 64-byte aligned; none when everything is read in
+     * place (a share is smaller, so read in place too). */
+    int64_t kc = min64(kn->kc, k), mc = min64(kn->mc, j.m), nc = min64(kn->nc, j.n);
+    bool pack_a_blocks = !a_in_place(kn, &j.a, kc, nc);
+    bool pack_b_blocks = !b_in_place(kn, &j.b, kc, mc) || (j.n % kn->nr && !kn->reads_ragged_b);
+    j.buf_a = pack_a_blocks ? round_up(round_up(mc, kn->mr) * kc, 16) : 0;
+    j.buf_b = pack_b_blocks ? round_up(round_up(nc, kn->nr) * kc, 16) : 0;
+    void *raw = NULL;
+    if (j.buf_a + j.buf_b > 0) {
+        size_t floats = (size_t)threads * (size_t)(j.buf_a + j.buf_b);
+        raw = dc__malloc(floats * sizeof(float) + 64);
+        if (!raw) return DC_E_NOMEM;
+        j.buf = (float *)(((uintptr_t)raw + 63) & ~(uintptr_t)63);
+    }
     j.nchunks = threads;   /* one band per thread; a late thread's goes to another */
     dc__parallel_for(run_chunk, &j, j.nchunks, threads);
     dc__free(raw);

@@ -19,11 +19,13 @@
 #endif
 
 /* The operands of one micro-kernel call. Element (i, p) of the A panel
- * is at a[i * a_rs + p * a_cs], with a_rs == 1 (a packed panel: a_cs ==
- * MR; or op(A) read in place with its rows adjacent) or a_cs == 1 (op(A)
- * read in place along its rows); element (p, j) of the B panel at
- * b[p * b_rs + j] for j < NR (a packed panel: b_rs == NR; or full
- * columns of op(B) read in place). */
+ * is at a[i * a_rs + p * a_cs], with a_rs == 1 (a packed panel: a_cs is
+ * its width; or op(A) read in place with its rows adjacent) or a_cs == 1
+ * (op(A) read in place along its rows); element (p, j) of the B panel at
+ * b[p * b_rs + j] for j < the vectors the kernel loads (a packed panel,
+ * zero past nr: b_rs is its width; or full columns of op(B) read in
+ * place). Kernels that do not read in place take packed panels of width
+ * MR and NR. */
 typedef struct dc__sgemm_panels {
     const float *a;
     int64_t a_rs, a_cs;
@@ -39,11 +41,23 @@ typedef void (*dc__sgemm_ukernel_fn)(int64_t kc, const dc__sgemm_panels *x, floa
                                      float beta, float *c, int64_t rs_c, int64_t cs_c, int mr,
                                      int nr);
 
-/* Packs a panel whose rows are contiguous along k: dst[p * w + r] =
- * src[r * rs + p] for r < rows, p < kc, and zero for rows rows..w-1
- * (1 <= rows <= w). A transpose, so it pays to do it with vectors. */
-typedef void (*dc__sgemm_pack_fn)(const float *src, int64_t rs, int rows, int64_t kc, int w,
-                                  float *dst);
+/* Packs a panel of width w (rows <= w): dst[p * w + r] = element (r, p)
+ * for r < rows, p < kc, and zero for r in rows..w-1. The element is at
+ * src[r * stride + p] for a panel whose rows are contiguous along k (a
+ * transpose: pack_kcontig), at src[p * stride + r] for one whose rows
+ * are adjacent (copies: pack_copy). */
+typedef void (*dc__sgemm_pack_fn)(const float *src, int64_t stride, int rows, int64_t kc,
+                                  int w, float *dst);
+
+/* Rows [i0, i1) of C = alpha * A B^T + beta * C by dot products, A (m x
+ * k, row stride lda) and B (n x k, row stride ldb) both contiguous along
+ * k; C element (i, j) at c[i * rs_c + j * cs_c]. For products whose
+ * operands are both contiguous along a long k and whose C is small,
+ * where packing would cost more than the product. */
+typedef void (*dc__sgemm_dots_fn)(int64_t i0, int64_t i1, int64_t n, int64_t k,
+                                  const float *a, int64_t lda, const float *b, int64_t ldb,
+                                  float alpha, float beta, float *c, int64_t rs_c,
+                                  int64_t cs_c);
 
 typedef struct dc__sgemm_kernel {
     const char *name;          /* e.g. "avx512 12x32" */
@@ -53,7 +67,11 @@ typedef struct dc__sgemm_kernel {
     int64_t mc, kc, nc;        /* cache blocks: MC x KC of A, KC x NC of B */
     dc__sgemm_ukernel_fn ukernel;
     bool reads_in_place;              /* takes unpacked operands (dc__sgemm_panels) */
-    dc__sgemm_pack_fn pack_kcontig;   /* NULL: the portable loop */
+    bool reads_ragged_b;              /* masks B loads: a partial B panel in place too */
+    dc__sgemm_pack_fn pack_kcontig;   /* NULL: the portable loops */
+    dc__sgemm_pack_fn pack_copy;
+    dc__sgemm_dots_fn dots;           /* NULL: none */
+    int dot_rows;                     /* rows of C per dot block */
 } dc__sgemm_kernel;
 
 extern const dc__sgemm_kernel dc__sgemm_kernel_generic;
@@ -63,9 +81,12 @@ extern const dc__sgemm_kernel dc__sgemm_kernel_avx512;
 #endif
 
 #if DC_GEMM_X86
-/* The AVX2 transposing pack (8 x 8 blocks), for the AVX2 and AVX-512 kernels. */
+/* The AVX2 packs (8 x 8 transposes, masked copies), for the AVX2 and
+ * AVX-512 kernels. */
 void dc__sgemm_pack_kcontig_avx2(const float *src, int64_t rs, int rows, int64_t kc, int w,
                                  float *dst);
+void dc__sgemm_pack_copy_avx2(const float *src, int64_t cs, int rows, int64_t kc, int w,
+                              float *dst);
 #endif
 
 /* C = alpha * T + beta * C for an mr x nr tile T (row stride ldt), any

@@ -149,22 +149,16 @@ static dc_tensor *affine(dc_tensor *a, dc_tensor *w, dc_tensor *b) {
 }
 
 /* The steps of seq along its time axis (n of them), each (B, G), into
- * steps[0..n-1]. Halving recursively instead of narrowing each step out of
- * the whole sequence matters for the backward pass: the gradient of a
- * slice is materialised at the size of what it was sliced from, so T
- * slices of the sequence would cost O(T^2 B G); the halving tree costs
- * O(T B G log T). */
+ * steps[0..n-1]: views, one narrow each. The backward pass adds the
+ * gradient of each step straight into the window of the sequence's
+ * gradient (see slice_backward_into in lib/autograd/engine.c), so the T
+ * steps cost O(T B G) there, not a sequence-sized tensor per step. */
 static dc_status split_steps(dc_tensor *seq, int time_axis, int64_t n, dc_tensor **steps) {
-    if (n == 1) {
-        steps[0] = dc_squeeze(seq, time_axis);
-        return steps[0] ? DC_OK : dc_last_status();
+    for (int64_t t = 0; t < n; t++) {
+        steps[t] = dc_squeeze(dc_narrow(seq, time_axis, t, 1), time_axis);
+        if (!steps[t]) return dc_last_status();
     }
-    int64_t half = n / 2;
-    dc_tensor *left = dc_narrow(seq, time_axis, 0, half);
-    dc_tensor *right = dc_narrow(seq, time_axis, half, n - half);
-    if (!left || !right) return dc_last_status();
-    dc_status st = split_steps(left, time_axis, half, steps);
-    return st == DC_OK ? split_steps(right, time_axis, n - half, steps + half) : st;
+    return DC_OK;
 }
 
 /* Gate j of a (B, n H) tensor: columns j H .. (j + 1) H - 1. */

@@ -3,8 +3,11 @@
  * Every op maps t: T -> T elementwise. Float math is done in double and
  * stored in the tensor's dtype. The op id selects the function; its
  * parameters (slope, beta, bounds...) travel in p[] and are kept in
- * node->fparams, so one backward, dc__unary_backward, serves them all. */
+ * node->fparams, so one backward, dc__unary_backward, serves them all.
+ * The activations of training steps (relu, sigmoid, tanh, gelu, silu) on
+ * contiguous f32 run vectorised float loops instead (fastmath.h). */
 #include "../core/internal.h"
+#include "fastmath.h"
 #include "op_util.h"
 
 #include <math.h>
@@ -155,6 +158,83 @@ static double unary_deriv(dc_op_id op, double x, double y, const double *p) {
 }
 
 /* ---------------------------------------------------------------- */
+/* Contiguous f32 activations (vectorised, fastmath.h)               */
+/* ---------------------------------------------------------------- */
+
+#define SQRT_2_OVER_PI_F 0.7978845608f
+#define INV_SQRT_2PI_F 0.3989422804f
+
+/* Value of an op for x (p0: the GELU approximation flag). */
+#define FAST_VALUES(X)                                                          \
+    X(relu, (v > 0.0f || v != v) ? v : 0.0f)                                    \
+    X(sigmoid, dc__sigmoidf(v))                                                 \
+    X(tanh, dc__tanhf(v))                                                       \
+    X(silu, v * dc__sigmoidf(v))                                                \
+    X(gelu, 0.5f * v * (1.0f + dc__tanhf(SQRT_2_OVER_PI_F * (v + 0.044715f * v * v * v))))\
+    X(gelu_exact, v * dc__normal_cdf(v))
+
+#define FAST_FWD(NAME, EXPR)                                                    \
+    DC_VEC_CLONES static void fwd_##NAME(float *o, const float *x, int64_t n) { \
+        for (int64_t i = 0; i < n; i++) {                                       \
+            float v = x[i];                                                     \
+            o[i] = EXPR;                                                        \
+        }                                                                       \
+    }
+FAST_VALUES(FAST_FWD)
+
+/* Derivative times g, from x (v) and the output (y); a zero derivative
+ * gives 0 even where g is infinite, as the general path. */
+static inline float gelu_tanh_deriv_f(float v) {
+    float th = dc__tanhf(SQRT_2_OVER_PI_F * (v + 0.044715f * v * v * v));
+    float dinner = SQRT_2_OVER_PI_F * (1.0f + 3.0f * 0.044715f * v * v);
+    return 0.5f * (1.0f + th) + 0.5f * v * (1.0f - th * th) * dinner;
+}
+
+static inline float silu_deriv_f(float v) {
+    float s = dc__sigmoidf(v);
+    return s * (1.0f + v * (1.0f - s));
+}
+
+#define FAST_DERIVS(X)                                                          \
+    X(relu, v > 0.0f ? 1.0f : 0.0f)                                             \
+    X(sigmoid, y * (1.0f - y))                                                  \
+    X(tanh, 1.0f - y * y)                                                       \
+    X(silu, silu_deriv_f(v))                                                    \
+    X(gelu, gelu_tanh_deriv_f(v))                                               \
+    X(gelu_exact, dc__normal_cdf(v) + v * INV_SQRT_2PI_F * dc__expf(-0.5f * v * v))
+
+#define FAST_BWD(NAME, EXPR)                                                    \
+    DC_VEC_CLONES static void bwd_##NAME(float *gi, const float *g, const float *x, \
+                                         const float *out, int64_t n) {         \
+        for (int64_t i = 0; i < n; i++) {                                       \
+            float v = x[i], y = out[i];                                         \
+            (void)v;                                                            \
+            (void)y;                                                            \
+            float d = EXPR;                                                     \
+            gi[i] = d == 0.0f ? 0.0f : g[i] * d;                                \
+        }                                                                       \
+    }
+FAST_DERIVS(FAST_BWD)
+
+typedef void (*fast_fwd_fn)(float *, const float *, int64_t);
+typedef void (*fast_bwd_fn)(float *, const float *, const float *, const float *, int64_t);
+
+/* The vectorised pair for op, or false (then the general loops run). */
+static bool fast_pair(dc_op_id op, const double *p, fast_fwd_fn *f, fast_bwd_fn *b) {
+    switch (op) {
+    case DC_OP_RELU: *f = fwd_relu; *b = bwd_relu; return true;
+    case DC_OP_SIGMOID: *f = fwd_sigmoid; *b = bwd_sigmoid; return true;
+    case DC_OP_TANH: *f = fwd_tanh; *b = bwd_tanh; return true;
+    case DC_OP_SILU: *f = fwd_silu; *b = bwd_silu; return true;
+    case DC_OP_GELU:
+        *f = p[0] != 0.0 ? fwd_gelu : fwd_gelu_exact;
+        *b = p[0] != 0.0 ? bwd_gelu : bwd_gelu_exact;
+        return true;
+    default: return false;
+    }
+}
+
+/* ---------------------------------------------------------------- */
 /* Driver                                                            */
 /* ---------------------------------------------------------------- */
 
@@ -172,6 +252,13 @@ static int64_t to_dtype_int(double v, dc_dtype dtype) {
 
 static void run_unary(dc_op_id op, const double *p, dc_tensor *out, const dc_tensor *t) {
     if (out->numel == 0) return;
+    fast_fwd_fn ff;
+    fast_bwd_fn fb;
+    if (t->dtype == DC_F32 && dc__tensor_is_contiguous(t) && dc__tensor_is_contiguous(out) &&
+        fast_pair(op, p, &ff, &fb)) {
+        ff(dc__tensor_data(out), dc__tensor_data(t), t->numel);
+        return;
+    }
     int64_t strides[2][DC_MAX_DIMS];
     memcpy(strides[0], out->strides, sizeof out->strides);
     memcpy(strides[1], t->strides, sizeof t->strides);
@@ -247,7 +334,14 @@ dc_status dc__unary_backward(dc_node *node, dc_tensor *out, dc_tensor *gout, dc_
         return dc__fail(DC_E_INTERNAL, "dc__unary_backward: unexpected dtypes");
     dc_tensor *gi = dc__tensor_new(t->dtype, t->ndim, t->shape, false);
     if (!gi) return dc_last_status();
-    if (gi->numel > 0) {
+    fast_fwd_fn ff;
+    fast_bwd_fn fb;
+    if (gi->numel > 0 && t->dtype == DC_F32 && dc__tensor_is_contiguous(t) &&
+        dc__tensor_is_contiguous(gout) && dc__tensor_is_contiguous(out) &&
+        fast_pair(node->op, node->fparams, &ff, &fb)) {
+        fb(dc__tensor_data(gi), dc__tensor_data(gout), dc__tensor_data(t),
+           dc__tensor_data(out), gi->numel);
+    } else if (gi->numel > 0) {
         const dc_tensor *ops[4] = {gi, gout, t, out};
         int64_t strides[4][DC_MAX_DIMS], offs[4];
         for (int k = 0; k < 4; k++) {
