@@ -16,8 +16,11 @@
 #include <stdint.h>
 #include <string.h>
 
+/* Not under ThreadSanitizer: the clones' ifunc resolvers run during
+ * relocation, before the TSan runtime is up, and their instrumentation
+ * crashes every program at load (GCC 12). */
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && __GNUC__ >= 12 && \
-    !defined(DC_NO_CLONES)
+    !defined(DC_NO_CLONES) && !defined(__SANITIZE_THREAD__)
 #  define DC_VEC_CLONES \
     __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #else
