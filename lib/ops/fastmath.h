@@ -38,8 +38,11 @@ static inline float dc__bits_to_float(int32_t b) {
  * may reach 128). Results below 2.5e-38 flush to 0; above 88.72 it is
  * +inf. */
 static inline float dc__expf(float x) {
-    float xc = x < -86.6f ? -86.6f : x;
-    xc = xc > 88.7228f ? 88.7228f : xc;
+    /* Written so that NaN clamps to -86.6 (every comparison with NaN is
+     * false): the integer conversion below must never see NaN or a value
+     * out of range. The NaN itself is passed through at the end. */
+    float xc = x > -86.6f ? x : -86.6f;
+    xc = xc < 88.7228f ? xc : 88.7228f;
     float n = (xc * 1.44269504088896341f + 12582912.0f) - 12582912.0f;   /* round */
     float r = xc - n * 0.693359375f;
     r = r + n * 2.12194440e-4f;
@@ -50,9 +53,10 @@ static inline float dc__expf(float x) {
     p = p * r + 1.6666665459e-1f;
     p = p * r + 5.0000001201e-1f;
     p = p * r * r + r + 1.0f;
-    float y = (2.0f * p) * dc__bits_to_float(((int32_t)n + 126) << 23);
+    float y = (2.0f * p) * dc__bits_to_float((int32_t)((uint32_t)((int32_t)n + 126) << 23));
     y = x > 88.7228f ? __builtin_inff() : y;
-    return x < -86.6f ? 0.0f : y;
+    y = x < -86.6f ? 0.0f : y;
+    return x != x ? x : y;
 }
 
 static inline float dc__sigmoidf(float x) {
