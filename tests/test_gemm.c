@@ -159,6 +159,40 @@ START_TEST(own_many_threads) {
 }
 END_TEST
 
+/* The same bits on any number of threads: work is split by rows or
+ * columns of C, never along k (doc/threads.md relies on it). */
+START_TEST(own_same_bits_on_any_thread_count) {
+    static const int64_t dims[][3] = {{200, 150, 520}, {37, 300, 90}, {300, 20, 200},
+                                      {12, 700, 800}, {64, 64, 64}};
+    for (int isa = 0; isa <= (int)dc__gemm_cpu_isa(); isa++) {
+        TU_OK(dc__gemm_force_isa(isa));
+        for (size_t d = 0; d < sizeof dims / sizeof *dims; d++)
+            for (int t = 0; t < 4; t++) {
+                int64_t m = dims[d][0], n = dims[d][1], k = dims[d][2];
+                bool ta = t & 1, tb = t >> 1;
+                float *a = new_matrix(ta ? k : m, ta ? m : k, ta ? m : k);
+                float *b = new_matrix(tb ? n : k, tb ? k : n, tb ? k : n);
+                float *c[3];
+                for (int th = 0; th < 3; th++) {
+                    TU_OK(dc_set_num_threads(th + 1));
+                    c[th] = new_matrix(m, n, n);
+                    TU_OK(dc__sgemm_own(ta, tb, m, n, k, 0.75f, a, ta ? m : k, b, tb ? k : n,
+                                        0.0f, c[th], n));
+                }
+                for (int th = 1; th < 3; th++)
+                    ck_assert_msg(memcmp(c[0], c[th], (size_t)(m * n) * sizeof(float)) == 0,
+                                  "%lldx%lldx%lld ta=%d tb=%d isa=%d: %d threads differ",
+                                  (long long)m, (long long)n, (long long)k, ta, tb, isa, th + 1);
+                for (int th = 0; th < 3; th++) free(c[th]);
+                free(a);
+                free(b);
+            }
+    }
+    TU_OK(dc__gemm_force_isa(-1));
+    TU_OK(dc_set_num_threads(0));
+}
+END_TEST
+
 /* alpha == 0 and k == 0 only scale C by beta (beta 0: zeros, NaN gone). */
 START_TEST(own_scales_only) {
     float c[6] = {1, 2, NAN, 4, 5, 6}, a[4] = {NAN, NAN, NAN, NAN}, b[4] = {1, 1, 1, 1};
@@ -479,6 +513,7 @@ int main(void) {
     TCase *own = tu_tcase("own");
     tcase_add_loop_test(own, own_matches_reference, 0, 2 * (DC_ISA_AVX512 + 1));
     tcase_add_test(own, own_many_threads);
+    tcase_add_test(own, own_same_bits_on_any_thread_count);
     tcase_add_test(own, own_scales_only);
     tcase_add_test(own, own_by_hand);
     tcase_add_test(own, own_out_of_memory);

@@ -196,10 +196,13 @@ static bool a_in_place(const dc__sgemm_kernel *kn, const smat *a, int64_t kc, in
 }
 
 /* op(B)'s block (kc x nc, used by mc rows) can be read in place: columns
- * contiguous, and packing would not pay. */
+ * contiguous, and packing would not pay. Read often, its rows must also
+ * start on cache lines: the kernel loads them in whole vectors, and a
+ * vector split across two lines costs two loads every time. */
 static bool b_in_place(const dc__sgemm_kernel *kn, const smat *b, int64_t kc, int64_t mc) {
     if (!kn->reads_in_place || b->cs != 1) return false;
-    return mc <= IN_PLACE_MAX_USES * kn->mr || cache_friendly(b->rs, kc);
+    bool lines = (uintptr_t)b->p % 64 == 0 && (b->rs * (int64_t)sizeof(float)) % 64 == 0;
+    return mc <= IN_PLACE_MAX_USES * kn->mr || (lines && cache_friendly(b->rs, kc));
 }
 
 /* C[m0:m1, n0:n1] of the job, with this thread's buffers. */
