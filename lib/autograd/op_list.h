@@ -54,7 +54,9 @@
     X(DC_OP_CONV2D, "conv2d", dc__conv2d_backward)              \
     X(DC_OP_MAX_POOL2D, "max_pool2d", dc__max_pool2d_backward)  \
     X(DC_OP_AVG_POOL2D, "avg_pool2d", dc__avg_pool2d_backward)  \
-    X(DC_OP_ADAPTIVE_AVG_POOL2D, "adaptive_avg_pool2d", dc__adaptive_avg_pool2d_backward)
+    X(DC_OP_ADAPTIVE_AVG_POOL2D, "adaptive_avg_pool2d", dc__adaptive_avg_pool2d_backward) \
+    X(DC_OP_LAYER_NORM, "layer_norm", dc__layer_norm_backward)  \
+    X(DC_OP_LINEAR, "linear", dc__linear_backward)
 
 #define DC_DECLARE_BACKWARD(id, name, fn)                                  \
     dc_status fn(dc_node *node, dc_tensor *out, dc_tensor *gout, dc_tensor **gin);

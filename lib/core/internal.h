@@ -291,6 +291,9 @@ typedef enum dc_op_id {
     DC_OP_MAX_POOL2D = 131,
     DC_OP_AVG_POOL2D = 132,
     DC_OP_ADAPTIVE_AVG_POOL2D = 133,
+    /* fused ops of training steps (lib/ops/norm.c, softmax.c, recurrent.c) */
+    DC_OP_LAYER_NORM = 134,
+    DC_OP_LINEAR = 135,       /* x @ w^T + b, the product of nn.Linear */
     DC_OP_ID_LIMIT = 256      /* table size; not an op */
 } dc_op_id;
 

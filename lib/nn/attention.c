@@ -11,6 +11,7 @@
  * masks); a floating mask is added to the scores. Everything is composed
  * of differentiable public ops, so autodiff needs nothing of its own. */
 #include "module.h"
+#include "../ops/op_util.h"
 
 #include <math.h>
 
@@ -126,12 +127,22 @@ static dc_tensor *mha_compute(dc_module *m, dc_tensor *q, dc_tensor *k, dc_tenso
     dc_tensor *b = dc__module_own(m, "in_proj_bias");
     dc_tensor *qp, *kp, *vp;
     if (q == k && k == v) {
-        /* Self-attention: one matmul for the three projections. */
-        dc_tensor *qkv = dc_matmul(q, dc_transpose(w, 0, 1));
-        if (b) qkv = dc_add(qkv, b);
-        qp = dc_narrow(qkv, 2, 0, e);
-        kp = dc_narrow(qkv, 2, e, e);
-        vp = dc_narrow(qkv, 2, 2 * e, e);
+        /* Self-attention: one matmul for the three projections, seen as
+         * (B, L, 3, heads, E / heads) so that each head of q, k and v is a
+         * strided view (reshaping a narrowed q would copy it). */
+        dc_tensor *qkv = dc__linear(q, w, b);
+        const int64_t *qs = dc_shape(q);
+        if (!qkv || !qs) return NULL;
+        int64_t shape5[5] = {qs[0], qs[1], 3, heads, e / heads};
+        dc_tensor *qkv5 = dc_view(qkv, 5, shape5);
+        dc_tensor *part[3];
+        for (int i = 0; i < 3; i++)
+            part[i] = dc_transpose(dc_squeeze(dc_narrow(qkv5, 2, i, 1), 2), 1, 2);
+        dc_tensor *att = dc_scaled_dot_product_attention(part[0], part[1], part[2], mask, causal,
+                                                         0.0);
+        dc_tensor *merged = merge_heads(att);
+        if (!merged) return NULL;
+        return dc_module_forward(dc__module_child_at(m, 0), merged);
     } else {
         qp = in_project(q, w, b, 0, e);
         kp = in_project(k, w, b, 1, e);

@@ -7,6 +7,7 @@
  * the input against the layer's configuration and name the layer in the
  * error ("Linear(in=4, out=3): input has 5 features"), then call the ops. */
 #include "module.h"
+#include "../ops/op_util.h"
 
 #include <math.h>
 #include <stdarg.h>
@@ -156,8 +157,7 @@ typedef struct linear_impl {
 /* x: (..., in), weight: (out, in), bias: (out) -> (..., out) */
 static dc_tensor *linear_compute(dc_module *m, dc_tensor *x) {
     dc_tensor *w = dc__module_own(m, "weight"), *b = dc__module_own(m, "bias");
-    dc_tensor *y = dc_matmul(x, dc_transpose(w, 0, 1));
-    return b ? dc_add(y, b) : y;
+    return dc__linear(x, w, b);   /* x @ w^T + b as one op */
 }
 
 static dc_tensor *linear_forward(dc_module *m, dc_tensor *x) {

@@ -13,6 +13,7 @@
  * redo the input projection at every step; the layer composes the same
  * differentiable ops instead. Autodiff comes from those ops. */
 #include "module.h"
+#include "../ops/op_util.h"
 
 #include <limits.h>
 #include <math.h>
@@ -144,8 +145,7 @@ static layer_weights weights_of(const dc_module *m, int64_t layer) {
 
 /* a (..., K), w (N, K), b (N) or NULL -> a W^T (+ b): (..., N). */
 static dc_tensor *affine(dc_tensor *a, dc_tensor *w, dc_tensor *b) {
-    dc_tensor *y = dc_matmul(a, dc_transpose(w, 0, 1));
-    return b ? dc_add(y, b) : y;
+    return dc__linear(a, w, b);   /* one op, bias folded into the GEMM */
 }
 
 /* The steps of seq along its time axis (n of them), each (B, G), into

@@ -174,51 +174,74 @@ static bool conv_setup(const dc_tensor *x, const dc_tensor *w, const dc_tensor *
 /* im2col / col2im (typed)                                           */
 /* ---------------------------------------------------------------- */
 
+/* Output positions ow whose input column iw = ow sw - pw + j dw lies in
+ * 0..w-1: [*lo, *hi) (empty when none). */
+static void valid_cols(const conv_geom *g, int64_t j, int64_t *lo, int64_t *hi) {
+    int64_t shift = j * g->dw - g->pw;   /* iw = ow sw + shift */
+    int64_t a = shift >= 0 ? 0 : (-shift + g->sw - 1) / g->sw;
+    int64_t last = g->w - 1 - shift;     /* ow sw <= last */
+    int64_t b = last < 0 ? 0 : last / g->sw + 1;
+    if (b > g->ow) b = g->ow;
+    if (a > b) a = b;
+    *lo = a;
+    *hi = b;
+}
+
 /* im2col: x points at channel 0 of one group of one image (strides xs of
- * the C, H, W axes); col gets kcols x plane, row (c, i, j) holding the
- * input the kernel tap (i, j) of channel c sees at each output position
- * (0 in the padding).
+ * the C, H, W axes); col gets kcols rows of plane entries, ld apart, row
+ * (c, i, j) holding the input the kernel tap (i, j) of channel c sees at
+ * each output position (0 in the padding). Several images side by side
+ * (ld = images x plane) make one GEMM for a whole batch.
  * col2im_add: the reverse, adding each column entry into gx (contiguous
  * (C, H, W) block of one group of one image). */
 #define DEFINE_COL_KERNELS(T, SUF)                                                       \
-    static void im2col_##SUF(const T *x, const int64_t *xs, const conv_geom *g, T *col) { \
+    static void im2col_##SUF(const T *x, const int64_t *xs, const conv_geom *g, T *col,  \
+                             int64_t ld) {                                               \
         for (int64_t c = 0; c < g->cg_in; c++)                                           \
             for (int64_t i = 0; i < g->kh; i++)                                          \
                 for (int64_t j = 0; j < g->kw; j++) {                                    \
-                    T *row = col + ((c * g->kh + i) * g->kw + j) * g->plane;             \
+                    T *row = col + ((c * g->kh + i) * g->kw + j) * ld;                   \
+                    int64_t lo, hi, shift = j * g->dw - g->pw;                           \
+                    valid_cols(g, j, &lo, &hi);                                          \
                     for (int64_t oh = 0; oh < g->oh; oh++) {                             \
                         T *dst = row + oh * g->ow;                                       \
                         int64_t ih = oh * g->sh - g->ph + i * g->dh;                     \
                         if (ih < 0 || ih >= g->h) {                                      \
-                            for (int64_t ow = 0; ow < g->ow; ow++) dst[ow] = 0;          \
+                            memset(dst, 0, (size_t)g->ow * sizeof(T));                   \
                             continue;                                                    \
                         }                                                                \
                         const T *src = x + c * xs[0] + ih * xs[1];                       \
-                        for (int64_t ow = 0; ow < g->ow; ow++) {                         \
-                            int64_t iw = ow * g->sw - g->pw + j * g->dw;                 \
-                            dst[ow] = (iw >= 0 && iw < g->w) ? src[iw * xs[2]] : (T)0;   \
-                        }                                                                \
+                        for (int64_t ow = 0; ow < lo; ow++) dst[ow] = 0;                 \
+                        if (g->sw == 1 && xs[2] == 1)                                    \
+                            memcpy(dst + lo, src + lo + shift, (size_t)(hi - lo) * sizeof(T)); \
+                        else                                                             \
+                            for (int64_t ow = lo; ow < hi; ow++)                         \
+                                dst[ow] = src[(ow * g->sw + shift) * xs[2]];             \
+                        for (int64_t ow = hi; ow < g->ow; ow++) dst[ow] = 0;             \
                     }                                                                    \
                 }                                                                        \
     }                                                                                    \
-    static void col2im_add_##SUF(const T *col, const conv_geom *g, T *gx) {              \
+    static void col2im_add_##SUF(const T *col, int64_t ld, const conv_geom *g, T *gx) {  \
         for (int64_t c = 0; c < g->cg_in; c++)                                           \
             for (int64_t i = 0; i < g->kh; i++)                                          \
                 for (int64_t j = 0; j < g->kw; j++) {                                    \
-                    const T *row = col + ((c * g->kh + i) * g->kw + j) * g->plane;       \
+                    const T *row = col + ((c * g->kh + i) * g->kw + j) * ld;             \
+                    int64_t lo, hi, shift = j * g->dw - g->pw;                           \
+                    valid_cols(g, j, &lo, &hi);                                          \
                     for (int64_t oh = 0; oh < g->oh; oh++) {                             \
                         int64_t ih = oh * g->sh - g->ph + i * g->dh;                     \
                         if (ih < 0 || ih >= g->h) continue;                              \
                         const T *src = row + oh * g->ow;                                 \
                         T *dst = gx + (c * g->h + ih) * g->w;                            \
-                        for (int64_t ow = 0; ow < g->ow; ow++) {                         \
-                            int64_t iw = ow * g->sw - g->pw + j * g->dw;                 \
-                            if (iw >= 0 && iw < g->w) dst[iw] += src[ow];                \
-                        }                                                                \
+                        if (g->sw == 1)                                                  \
+                            for (int64_t ow = lo; ow < hi; ow++) dst[ow + shift] += src[ow]; \
+                        else                                                             \
+                            for (int64_t ow = lo; ow < hi; ow++)                         \
+                                dst[ow * g->sw + shift] += src[ow];                      \
                     }                                                                    \
                 }                                                                        \
     }                                                                                    \
-    /* out (N, C_out, plane) += b[c] on every position of channel c */                   \
+/* out (N, C_out, plane) += b[c] on every position of channel c */                   \
     static void add_bias_##SUF(const T *b, int64_t bstride, const conv_geom *g, T *out) { \
         for (int64_t n = 0; n < g->n; n++)                                               \
             for (int64_t c = 0; c < g->c_out; c++) {                                     \
@@ -244,14 +267,14 @@ DEFINE_COL_KERNELS(double, f64)
 /* Dispatch on the dtype; x is the element address of (image, first channel
  * of the group), xs the strides of its C, H, W axes. */
 static void im2col(dc_dtype dt, const void *x, const int64_t *xs, const conv_geom *g,
-                   void *col) {
-    if (dt == DC_F32) im2col_f32(x, xs, g, col);
-    else im2col_f64(x, xs, g, col);
+                   void *col, int64_t ld) {
+    if (dt == DC_F32) im2col_f32(x, xs, g, col, ld);
+    else im2col_f64(x, xs, g, col, ld);
 }
 
-static void col2im_add(dc_dtype dt, const void *col, const conv_geom *g, void *gx) {
-    if (dt == DC_F32) col2im_add_f32(col, g, gx);
-    else col2im_add_f64(col, g, gx);
+static void col2im_add(dc_dtype dt, const void *col, int64_t ld, const conv_geom *g, void *gx) {
+    if (dt == DC_F32) col2im_add_f32(col, ld, g, gx);
+    else col2im_add_f64(col, ld, g, gx);
 }
 
 /* Byte address of element i of a typed array. */
@@ -269,27 +292,67 @@ static const void *x_block(const dc_tensor *x, int64_t n, int64_t grp, const con
 /* Forward                                                           */
 /* ---------------------------------------------------------------- */
 
+/* Images per GEMM: as many as keep the column matrix within
+ * COL_BUDGET bytes (at least one). One GEMM over a batch of images beats
+ * one per image: the weights are packed once and the small per-image
+ * products (LeNet's are 6 x 784 x 25) stop paying the GEMM set-up. */
+#define COL_BUDGET ((int64_t)16 << 20)
+
+static int64_t images_per_gemm(const conv_geom *g, dc_dtype dt) {
+    int64_t per_image = g->kcols * g->plane * (int64_t)dc_dtype_size(dt);
+    int64_t nb = per_image > 0 ? COL_BUDGET / per_image : g->n;
+    return nb < 1 ? 1 : nb > g->n ? g->n : nb;
+}
+
+/* Copies nb planes of `rows` rows between the (image, channel, plane)
+ * layout (image stride img_stride, row stride plane) and the GEMM layout
+ * (row r of length nb plane, image k's part at k plane). to_gemm picks
+ * the direction. */
+static void regroup(dc_dtype dt, char *nchw, int64_t img_stride, char *gemm, int64_t rows,
+                    int64_t nb, int64_t plane, bool to_gemm) {
+    size_t es = dc_dtype_size(dt), bytes = (size_t)plane * es;
+    for (int64_t k = 0; k < nb; k++)
+        for (int64_t r = 0; r < rows; r++) {
+            char *a = nchw + (size_t)(k * img_stride + r * plane) * es;
+            char *b = gemm + (size_t)(r * nb * plane + k * plane) * es;
+            if (to_gemm) memcpy(b, a, bytes);
+            else memcpy(a, b, bytes);
+        }
+}
+
 /* out (contiguous, N x C_out x plane) = conv(x, wc) (+ b); wc contiguous. */
 static dc_status conv_compute(const dc_tensor *x, const dc_tensor *wc, const dc_tensor *b,
                               const conv_geom *g, dc_tensor *out) {
     dc_dtype dt = x->dtype;
+    size_t es = dc_dtype_size(dt);
     if (out->numel > 0 && g->kcols > 0) {
-        void *col = dc__malloc((size_t)(g->kcols * g->plane) * dc_dtype_size(dt));
+        int64_t nb_max = images_per_gemm(g, dt);
+        /* col: kcols x nb plane; tmp: cg_out x nb plane (when nb > 1) */
+        size_t col_elems = (size_t)(g->kcols * nb_max * g->plane);
+        size_t tmp_elems = nb_max > 1 ? (size_t)(g->cg_out * nb_max * g->plane) : 0;
+        char *col = dc__malloc((col_elems + tmp_elems) * es);
         if (!col) return DC_E_NOMEM;
+        char *tmp = col + col_elems * es;
         const int64_t *xs = x->strides + 1;
-        for (int64_t n = 0; n < g->n; n++)
-            for (int64_t grp = 0; grp < g->groups; grp++) {
-                im2col(dt, x_block(x, n, grp, g), xs, g, col);
-                void *wg = elem(dc__tensor_data(wc), dt, grp * g->cg_out * g->kcols);
-                void *og = elem(dc__tensor_data(out), dt,
-                                (n * g->c_out + grp * g->cg_out) * g->plane);
-                dc_status st = dc__gemm(dt, false, false, g->cg_out, g->plane, g->kcols, 1.0,
-                                        wg, g->kcols, col, g->plane, 0.0, og, g->plane);
+        for (int64_t grp = 0; grp < g->groups; grp++) {
+            void *wg = elem(dc__tensor_data(wc), dt, grp * g->cg_out * g->kcols);
+            for (int64_t n0 = 0; n0 < g->n; n0 += nb_max) {
+                int64_t nb = g->n - n0 < nb_max ? g->n - n0 : nb_max, ld = nb * g->plane;
+                for (int64_t k = 0; k < nb; k++)
+                    im2col(dt, x_block(x, n0 + k, grp, g), xs, g, col + (size_t)(k * g->plane) * es,
+                           ld);
+                char *og = elem(dc__tensor_data(out), dt,
+                                (n0 * g->c_out + grp * g->cg_out) * g->plane);
+                dc_status st = dc__gemm(dt, false, false, g->cg_out, ld, g->kcols, 1.0, wg,
+                                        g->kcols, col, ld, 0.0, nb > 1 ? (void *)tmp : og, ld);
                 if (st != DC_OK) {
                     dc__free(col);
                     return st;
                 }
+                if (nb > 1)
+                    regroup(dt, og, g->c_out * g->plane, tmp, g->cg_out, nb, g->plane, false);
             }
+        }
         dc__free(col);
     }
     if (b && out->numel > 0) {
@@ -393,38 +456,49 @@ static void geom_from_node(const dc_node *node, conv_geom *g) {
 }
 
 /* Gradients of x (gx, contiguous, zeroed) and/or w (gw, contiguous,
- * zeroed) from gc (contiguous gout); either may be NULL. */
+ * zeroed) from gc (contiguous gout); either may be NULL. Batches of
+ * images as in the forward: gw_g += gout_g @ col^T and
+ * gx_g += col2im(W_g^T @ gout_g), gout_g regrouped to (cg_out, nb plane). */
 static dc_status conv_grads(const dc_tensor *x, const dc_tensor *wc, const dc_tensor *gc,
                             const conv_geom *g, dc_tensor *gx, dc_tensor *gw) {
-    /* the caller checked gc (a failed copy leaves dc_last_status() != DC_OK)
-     * NOLINTNEXTLINE(clang-analyzer-core.NullDereference) */
     dc_dtype dt = gc->dtype;
+    size_t es = dc_dtype_size(dt);
     if (g->kcols == 0 || g->cg_out == 0 || g->n == 0) return DC_OK;
-    void *col = dc__malloc((size_t)(g->kcols * g->plane) * dc_dtype_size(dt));
+    int64_t nb_max = images_per_gemm(g, dt);
+    size_t col_elems = (size_t)(g->kcols * nb_max * g->plane);
+    size_t go_elems = nb_max > 1 ? (size_t)(g->cg_out * nb_max * g->plane) : 0;
+    char *col = dc__malloc((col_elems + go_elems) * es);
     if (!col) return DC_E_NOMEM;
+    char *gore = col + col_elems * es;
     dc_status st = DC_OK;
     const int64_t *xs = x->strides + 1;
-    for (int64_t n = 0; n < g->n && st == DC_OK; n++)
-        for (int64_t grp = 0; grp < g->groups && st == DC_OK; grp++) {
-            const void *go = elem(dc__tensor_data(gc), dt,
-                                  (n * g->c_out + grp * g->cg_out) * g->plane);
-            int64_t woff = grp * g->cg_out * g->kcols;
+    for (int64_t grp = 0; grp < g->groups && st == DC_OK; grp++) {
+        int64_t woff = grp * g->cg_out * g->kcols;
+        for (int64_t n0 = 0; n0 < g->n && st == DC_OK; n0 += nb_max) {
+            int64_t nb = g->n - n0 < nb_max ? g->n - n0 : nb_max, ld = nb * g->plane;
+            char *go = elem(dc__tensor_data(gc), dt, (n0 * g->c_out + grp * g->cg_out) * g->plane);
+            if (nb > 1) {
+                regroup(dt, go, g->c_out * g->plane, gore, g->cg_out, nb, g->plane, true);
+                go = gore;
+            }
             if (gw) {   /* gw_g += gout_g @ col^T */
-                im2col(dt, x_block(x, n, grp, g), xs, g, col);
-                st = dc__gemm(dt, false, true, g->cg_out, g->kcols, g->plane, 1.0, go,
-                              g->plane, col, g->plane, 1.0,
-                              elem(dc__tensor_data(gw), dt, woff), g->kcols);
+                for (int64_t k = 0; k < nb; k++)
+                    im2col(dt, x_block(x, n0 + k, grp, g), xs, g,
+                           col + (size_t)(k * g->plane) * es, ld);
+                st = dc__gemm(dt, false, true, g->cg_out, g->kcols, ld, 1.0, go, ld, col, ld,
+                              1.0, elem(dc__tensor_data(gw), dt, woff), g->kcols);
             }
             if (gx && st == DC_OK) {   /* gx_n,g += col2im(W_g^T @ gout_g) */
-                st = dc__gemm(dt, true, false, g->kcols, g->plane, g->cg_out, 1.0,
-                              elem(dc__tensor_data(wc), dt, woff), g->kcols, go, g->plane,
-                              0.0, col, g->plane);
-                if (st == DC_OK)
-                    col2im_add(dt, col, g,
+                st = dc__gemm(dt, true, false, g->kcols, ld, g->cg_out, 1.0,
+                              elem(dc__tensor_data(wc), dt, woff), g->kcols, go, ld, 0.0, col,
+                              ld);
+                for (int64_t k = 0; st == DC_OK && k < nb; k++)
+                    col2im_add(dt, col + (size_t)(k * g->plane) * es, ld, g,
                                elem(dc__tensor_data(gx), dt,
-                                    (n * g->c_in + grp * g->cg_in) * g->h * g->w));
+                                    ((n0 + k) * g->c_in + grp * g->cg_in) * g->h * g->w));
             }
         }
+    }
     dc__free(col);
     return st;
 }

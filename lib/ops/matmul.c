@@ -253,6 +253,17 @@ dc_tensor *dc_matmul(dc_tensor *a, dc_tensor *b) {
     return dc__publish(out);
 }
 
+/* True when t's matrices are stored column-major (a transposed view,
+ * like the weight of a Linear as x @ w^T uses it). Its gradient is then
+ * made in the same layout, (g^T a)^T rather than a^T g, so that the
+ * permute backward hands the weight a contiguous gradient to keep or add
+ * in order, not a transposed one to add with a stride. */
+static bool transposed(const dc_tensor *t) {
+    if (t->ndim < 2) return false;
+    int64_t r = t->shape[t->ndim - 2], c = t->shape[t->ndim - 1];
+    return r > 1 && c > 1 && t->strides[t->ndim - 2] == 1 && t->strides[t->ndim - 1] == r;
+}
+
 /* gout: (..., M, N) -> ga = gout @ b^T summed to a's (..., M, K),
  * gb = a^T @ gout summed to b's (..., K, N). 1-D operands get their
  * promoted axis back (and gout the matching one) for the products, and
@@ -270,16 +281,165 @@ dc_status dc__matmul_backward(dc_node *node, dc_tensor *out, dc_tensor *gout, dc
     if (!a2 || !b2 || !g) return dc_last_status();
     dc_status st = DC_OK;
     if (a->requires_grad) {
-        dc_tensor *ga = dc_matmul(g, dc_transpose(b2, -1, -2));
+        dc_tensor *ga = transposed(a2) ? dc_transpose(dc_matmul(b2, dc_transpose(g, -1, -2)), -1, -2)
+                                       : dc_matmul(g, dc_transpose(b2, -1, -2));
         ga = dc__sum_to_shape(ga, a2->ndim, a2->shape);
         if (a_vec) ga = dc_squeeze(ga, 0);
         st = dc__set_grad(gin, 0, ga);
     }
     if (st == DC_OK && b->requires_grad) {
-        dc_tensor *gb = dc_matmul(dc_transpose(a2, -1, -2), g);
+        dc_tensor *gb;
+        if (b2->ndim == 2 && a2->ndim > 2 && g->ndim == a2->ndim) {
+            /* a 2-D b (a weight) shared by every batch index: the sum over
+             * the batch of a_i^T g_i is one product of the stacked rows,
+             * (K, B M) @ (B M, N), instead of B products and a reduction */
+            int64_t k = a2->shape[a2->ndim - 1], n = g->shape[g->ndim - 1];
+            dc_tensor *af = dc_reshape(a2, 2, (const int64_t[]){-1, k});
+            dc_tensor *gf = dc_reshape(g, 2, (const int64_t[]){-1, n});
+            gb = transposed(b2) ? dc_transpose(dc_matmul(dc_transpose(gf, 0, 1), af), 0, 1)
+                                : dc_matmul(dc_transpose(af, 0, 1), gf);
+        } else {
+            gb = transposed(b2) ? dc_transpose(dc_matmul(dc_transpose(g, -1, -2), a2), -1, -2)
+                                : dc_matmul(dc_transpose(a2, -1, -2), g);
+        }
         gb = dc__sum_to_shape(gb, b2->ndim, b2->shape);
         if (b_vec) gb = dc_squeeze(gb, 1);
         st = dc__set_grad(gin, 1, gb);
     }
     return st;
+}
+
+/* ---------------------------------------------------------------- */
+/* linear: x @ w^T + b in one op                                     */
+/* ---------------------------------------------------------------- */
+
+/* A contiguous reference to t (itself when it already is). */
+static dc_tensor *contiguous_ref(dc_tensor *t) {
+    if (!t) return NULL;
+    return dc__tensor_is_contiguous(t) ? dc_retain(t) : dc__copy_contiguous(t);
+}
+
+/* out (rows, n) = b broadcast over the rows (zero without b). */
+static void fill_bias(dc_tensor *out, const dc_tensor *b, int64_t rows, int64_t n) {
+    size_t es = dc_dtype_size(out->dtype), bytes = (size_t)n * es;
+    char *o = dc__tensor_data(out);
+    if (!b) {
+        memset(o, 0, (size_t)rows * bytes);
+        return;
+    }
+    const char *bd = dc__tensor_data(b);
+    for (int64_t r = 0; r < rows; r++) memcpy(o + (size_t)r * bytes, bd, bytes);
+}
+
+/* x: (..., K), w: (N, K), b: (N) or NULL -> (..., N). */
+dc_tensor *dc__linear(dc_tensor *x, dc_tensor *w, dc_tensor *b) {
+    /* in op chains a failed op upstream hands NULL on: keep its error */
+    DC_CHECK_TENSOR_OR_NULL(x, "linear", "x");
+    DC_CHECK_TENSOR_OR_NULL(w, "linear", "w");
+    if (b && !dc__is_tensor(b)) {
+        dc__fail(DC_E_INVALID, "linear: 'b' is not a live tensor");
+        return NULL;
+    }
+    /* callers (Linear, the RNN cells, attention) check shapes with their
+     * own messages first; these guard the GEMM below all the same */
+    if (w->ndim != 2 || x->ndim < 1 || x->shape[x->ndim - 1] != w->shape[1] ||
+        (b && (b->ndim != 1 || b->shape[0] != w->shape[0]))) {
+        dc__fail(DC_E_SHAPE, "linear: x (..., K), w (N, K) and b (N) do not match");
+        return NULL;
+    }
+    if (!dc__dtype_is_float(x->dtype) || w->dtype != x->dtype || (b && b->dtype != x->dtype)) {
+        dc__fail(DC_E_DTYPE, "linear: x, w and b must share one floating dtype");
+        return NULL;
+    }
+    int64_t k = w->shape[1], n = w->shape[0];
+    int64_t rows = 1;   /* the product of x's leading axes (K may be 0) */
+    for (int d = 0; d + 1 < x->ndim; d++) rows *= x->shape[d];
+    int64_t shape[DC_MAX_DIMS];
+    memcpy(shape, x->shape, sizeof shape);
+    shape[x->ndim - 1] = n;
+    dc_tensor *out = dc__tensor_new(x->dtype, x->ndim, shape, false);
+    dc_tensor *xc = out ? contiguous_ref(x) : NULL;
+    dc_tensor *wc = xc ? contiguous_ref(w) : NULL;
+    dc_tensor *bc = wc ? contiguous_ref(b) : NULL;
+    dc_status st = !out || !xc || !wc || (b && !bc) ? dc_last_status() : DC_OK;
+    if (st == DC_OK && out->numel > 0) {
+        fill_bias(out, bc, rows, n);
+        if (k > 0)
+            st = dc__gemm(x->dtype, false, true, rows, n, k, 1.0, dc__tensor_data(xc), k,
+                          dc__tensor_data(wc), k, 1.0, dc__tensor_data(out), n);
+    }
+    dc_release(xc);
+    dc_release(wc);
+    dc_release(bc);
+    if (st != DC_OK) {
+        dc_release(out);
+        return NULL;
+    }
+    dc_tensor *inputs[3] = {x, w, b};
+    dc_node *node;
+    out = dc__record_or_drop(out, DC_OP_LINEAR, inputs, b ? 3 : 2, &node);
+    return dc__publish(out);
+}
+
+/* gout: (..., N) -> gx = gout @ w: x's (..., K); gw = gout^T @ x: (N, K)
+ * (w's own layout, so a contiguous weight gets a contiguous gradient);
+ * gb: the column sums of gout, (N). Each only when its input needs it. */
+dc_status dc__linear_backward(dc_node *node, dc_tensor *out, dc_tensor *gout, dc_tensor **gin) {
+    (void)out;
+    dc_tensor *x = node->inputs[0], *w = node->inputs[1];
+    dc_tensor *b = node->n_inputs > 2 ? node->inputs[2] : NULL;
+    dc_dtype dt = gout->dtype;
+    int64_t k = w->shape[1], n = w->shape[0];
+    int64_t rows = 1;
+    for (int d = 0; d + 1 < x->ndim; d++) rows *= x->shape[d];
+    dc_tensor *gc = contiguous_ref(gout);
+    dc_tensor *gx = x->requires_grad ? dc__tensor_new(dt, x->ndim, x->shape, k == 0 || n == 0)
+                                     : NULL;
+    dc_tensor *gw = w->requires_grad ? dc__tensor_new(dt, 2, w->shape, rows == 0) : NULL;
+    dc_tensor *gb = b && b->requires_grad ? dc__tensor_new(dt, 1, b->shape, false) : NULL;
+    dc_tensor *wc = gx ? contiguous_ref(w) : NULL;
+    dc_tensor *xc = gw ? contiguous_ref(x) : NULL;
+    dc_status st = DC_OK;
+    if (!gc || (x->requires_grad && (!gx || !wc)) || (w->requires_grad && (!gw || !xc)) ||
+        (b && b->requires_grad && !gb))
+        st = dc_last_status();
+    if (st == DC_OK && gx && rows > 0 && k > 0 && n > 0)
+        st = dc__gemm(dt, false, false, rows, k, n, 1.0, dc__tensor_data(gc), n,
+                      dc__tensor_data(wc), k, 0.0, dc__tensor_data(gx), k);
+    if (st == DC_OK && gw && rows > 0 && k > 0)
+        st = dc__gemm(dt, true, false, n, k, rows, 1.0, dc__tensor_data(gc), n,
+                      dc__tensor_data(xc), k, 0.0, dc__tensor_data(gw), k);
+    if (st == DC_OK && gb) {
+        /* column sums in double, a row at a time (memory in order) */
+        double *acc = n > 0 ? dc__calloc((size_t)n, sizeof *acc) : NULL;
+        if (n > 0 && !acc) {
+            st = dc_last_status();
+        } else {
+            for (int64_t r = 0; r < rows; r++) {
+                if (dt == DC_F32) {
+                    const float *gr = (const float *)dc__tensor_data(gc) + r * n;
+                    for (int64_t j = 0; j < n; j++) acc[j] += gr[j];
+                } else {
+                    const double *gr = (const double *)dc__tensor_data(gc) + r * n;
+                    for (int64_t j = 0; j < n; j++) acc[j] += gr[j];
+                }
+            }
+            for (int64_t j = 0; j < n; j++) dc__store(dc__tensor_data(gb), dt, j, acc[j]);
+            dc__free(acc);
+        }
+    }
+    dc_release(gc);
+    dc_release(wc);
+    dc_release(xc);
+    if (st != DC_OK) {
+        dc_release(gx);
+        dc_release(gw);
+        dc_release(gb);
+        return st;
+    }
+    gin[0] = gx;
+    gin[1] = gw;
+    if (b) gin[2] = gb;
+    else dc_release(gb);
+    return DC_OK;
 }

@@ -189,7 +189,11 @@ static dc_tensor *mask_out(dc_tensor *scores, dc_tensor *keep) {
  * PyTorch does. Runs inside dc_scaled_dot_product_attention's scope. */
 static dc_tensor *attention_scoped(dc_tensor *q, dc_tensor *k, dc_tensor *v, dc_tensor *mask,
                                    int causal, double scale) {
-    dc_tensor *scores = dc_mul_scalar(dc_matmul(q, dc_transpose(k, -2, -1)), scale);
+    dc_tensor *raw = dc_matmul(q, dc_transpose(k, -2, -1));
+    if (!mask && raw && raw->dtype == DC_F32 && raw->ndim >= 2 && dc__tensor_is_contiguous(raw))
+        /* scale, causal mask and softmax in one op */
+        return dc_matmul(dc__softmax_attention(raw, scale, causal != 0), v);
+    dc_tensor *scores = dc_mul_scalar(raw, scale);
     if (!scores) return NULL;
     if (mask) {
         if (!mask_fits(mask, scores)) return NULL;

@@ -1,7 +1,10 @@
-/* Batch and layer normalisation, composed of differentiable public ops
- * (mean, var, rsqrt, mul, add), so autodiff needs no backward of their
- * own. Intermediates live in a private scope; the result is retained past
- * it and published to the caller's. */
+/* Batch and layer normalisation. Batch norm is composed of differentiable
+ * public ops (mean, var, rsqrt, mul, add), so autodiff needs no backward
+ * of its own; intermediates live in a private scope, the result is
+ * retained past it and published to the caller's. Layer norm, on every
+ * token of a transformer, is one fused op (DC_OP_LAYER_NORM): one pass
+ * for the statistics and the output, one for the gradients, and only the
+ * per-row mean and 1/std kept for the backward. */
 #include "../core/internal.h"
 #include "op_util.h"
 
@@ -170,6 +173,172 @@ dc_tensor *dc_batch_norm(dc_tensor *x, dc_tensor *running_mean, dc_tensor *runni
 
 #define LN "dc_layer_norm"
 
+/* x: rows x d (contiguous); w, b: d or NULL. Writes y and, per row, the
+ * mean and 1/sqrt(var + eps) into stats (2 doubles a row). Sums run in
+ * double. */
+#define DEFINE_LN_KERNELS(T, SUF)                                                    \
+    static void ln_forward_##SUF(const T *x, const T *w, const T *b, int64_t rows,   \
+                                 int64_t d, double eps, T *y, double *stats) {       \
+        for (int64_t r = 0; r < rows; r++) {                                         \
+            const T *xr = x + r * d;                                                 \
+            T *yr = y + r * d;                                                       \
+            double sum = 0.0, sq = 0.0;                                              \
+            for (int64_t j = 0; j < d; j++) sum += xr[j];                            \
+            double mean = sum / (double)d;                                           \
+            for (int64_t j = 0; j < d; j++) {                                        \
+                double c = (double)xr[j] - mean;                                     \
+                sq += c * c;                                                         \
+            }                                                                        \
+            double rstd = 1.0 / sqrt(sq / (double)d + eps);                          \
+            stats[2 * r] = mean;                                                     \
+            stats[2 * r + 1] = rstd;                                                 \
+            T m = (T)mean, s = (T)rstd;                                              \
+            if (w && b)                                                              \
+                for (int64_t j = 0; j < d; j++) yr[j] = (xr[j] - m) * s * w[j] + b[j];  \
+            else if (w)                                                              \
+                for (int64_t j = 0; j < d; j++) yr[j] = (xr[j] - m) * s * w[j];      \
+            else if (b)                                                              \
+                for (int64_t j = 0; j < d; j++) yr[j] = (xr[j] - m) * s + b[j];      \
+            else                                                                     \
+                for (int64_t j = 0; j < d; j++) yr[j] = (xr[j] - m) * s;             \
+        }                                                                            \
+    }                                                                                \
+    /* xhat = (x - mean) rstd, gxhat = g w:                                         \
+     * gx = rstd (gxhat - mean(gxhat) - xhat mean(gxhat xhat)),                     \
+     * gw += g xhat and gb += g summed over rows (gw, gb zeroed, may be NULL) */    \
+    static void ln_backward_##SUF(const T *x, const T *w, const T *g,                \
+                                  const double *stats, int64_t rows, int64_t d,      \
+                                  T *gx, T *gw, T *gb) {                             \
+        for (int64_t r = 0; r < rows; r++) {                                         \
+            const T *xr = x + r * d, *gr = g + r * d;                                \
+            T m = (T)stats[2 * r], s = (T)stats[2 * r + 1];                          \
+            double sum_g = 0.0, sum_gx = 0.0;                                        \
+            for (int64_t j = 0; j < d; j++) {                                        \
+                T xhat = (xr[j] - m) * s, gh = w ? gr[j] * w[j] : gr[j];             \
+                sum_g += gh;                                                         \
+                sum_gx += gh * xhat;                                                 \
+                if (gw) gw[j] += gr[j] * xhat;                                       \
+                if (gb) gb[j] += gr[j];                                              \
+            }                                                                        \
+            if (!gx) continue;                                                       \
+            T mg = (T)(sum_g / (double)d), mgx = (T)(sum_gx / (double)d);            \
+            T *gxr = gx + r * d;                                                     \
+            for (int64_t j = 0; j < d; j++) {                                        \
+                T xhat = (xr[j] - m) * s, gh = w ? gr[j] * w[j] : gr[j];             \
+                gxr[j] = s * (gh - mg - xhat * mgx);                                 \
+            }                                                                        \
+        }                                                                            \
+    }
+DEFINE_LN_KERNELS(float, f32)
+DEFINE_LN_KERNELS(double, f64)
+
+/* t itself (a new reference) when contiguous, else a contiguous copy;
+ * NULL stays NULL. */
+static dc_tensor *contiguous_or_null(dc_tensor *t) {
+    if (!t) return NULL;
+    return dc__tensor_is_contiguous(t) ? dc_retain(t) : dc__copy_contiguous(t);
+}
+
+/* x: (..., D1..Dk), k = normalized_ndim; weight, bias: (D1..Dk) or NULL
+ * -> x's shape. Records DC_OP_LAYER_NORM with inputs x, [weight], [bias]
+ * (iparams: k, has weight, has bias) and the row statistics (f64,
+ * (rows, 2)) in node->saved. */
+static dc_tensor *layer_norm_fused(dc_tensor *x, int normalized_ndim, dc_tensor *weight,
+                                   dc_tensor *bias, double eps) {
+    int64_t d = 1;
+    for (int i = x->ndim - normalized_ndim; i < x->ndim; i++) d *= x->shape[i];
+    int64_t rows = d > 0 ? x->numel / d : 0;
+    dc_tensor *xc = contiguous_or_null(x), *wc = contiguous_or_null(weight);
+    dc_tensor *bc = contiguous_or_null(bias);
+    dc_tensor *out = dc__tensor_new(x->dtype, x->ndim, x->shape, false);
+    dc_tensor *stats = dc__tensor_new(DC_F64, 2, (const int64_t[]){rows, 2}, false);
+    bool ok = xc && out && stats && (!weight || wc) && (!bias || bc);
+    if (ok && x->numel > 0) {
+        if (x->dtype == DC_F32)
+            ln_forward_f32(dc__tensor_data(xc), wc ? dc__tensor_data(wc) : NULL,
+                           bc ? dc__tensor_data(bc) : NULL, rows, d, eps, dc__tensor_data(out),
+                           dc__tensor_data(stats));
+        else
+            ln_forward_f64(dc__tensor_data(xc), wc ? dc__tensor_data(wc) : NULL,
+                           bc ? dc__tensor_data(bc) : NULL, rows, d, eps, dc__tensor_data(out),
+                           dc__tensor_data(stats));
+    }
+    dc_release(xc);
+    dc_release(wc);
+    dc_release(bc);
+    if (!ok) {
+        dc_release(out);
+        dc_release(stats);
+        return NULL;
+    }
+    dc_tensor *inputs[3] = {x};
+    int n = 1;
+    if (weight) inputs[n++] = weight;
+    if (bias) inputs[n++] = bias;
+    dc_node *node;
+    out = dc__record_or_drop(out, DC_OP_LAYER_NORM, inputs, n, &node);
+    if (node) {
+        node->iparams[0] = normalized_ndim;
+        node->iparams[1] = weight != NULL;
+        node->iparams[2] = bias != NULL;
+        node->saved = stats;   /* the node takes this reference */
+    } else {
+        dc_release(stats);
+    }
+    return dc__publish(out);
+}
+
+/* gout: x's shape -> gx: x's shape, gw, gb: (D1..Dk), each when needed. */
+dc_status dc__layer_norm_backward(dc_node *node, dc_tensor *out, dc_tensor *gout,
+                                  dc_tensor **gin) {
+    (void)out;
+    dc_tensor *x = node->inputs[0];
+    int k = (int)node->iparams[0];
+    int wi = node->iparams[1] ? 1 : -1;
+    int bi = node->iparams[2] ? (wi > 0 ? 2 : 1) : -1;
+    dc_tensor *w = wi > 0 ? node->inputs[wi] : NULL, *b = bi > 0 ? node->inputs[bi] : NULL;
+    int64_t d = 1;
+    for (int i = x->ndim - k; i < x->ndim; i++) d *= x->shape[i];
+    int64_t rows = d > 0 ? x->numel / d : 0;
+    dc_tensor *xc = contiguous_or_null(x), *wc = contiguous_or_null(w);
+    dc_tensor *gc = contiguous_or_null(gout);
+    dc_tensor *gx = x->requires_grad ? dc__tensor_new(x->dtype, x->ndim, x->shape, false) : NULL;
+    dc_tensor *gw = w && w->requires_grad ? dc__tensor_new(w->dtype, w->ndim, w->shape, true)
+                                          : NULL;
+    dc_tensor *gb = b && b->requires_grad ? dc__tensor_new(b->dtype, b->ndim, b->shape, true)
+                                          : NULL;
+    bool ok = xc && gc && (!w || wc) && (!x->requires_grad || gx) &&
+              (!(w && w->requires_grad) || gw) && (!(b && b->requires_grad) || gb);
+    if (ok && x->numel > 0) {
+        if (x->dtype == DC_F32)
+            ln_backward_f32(dc__tensor_data(xc), wc ? dc__tensor_data(wc) : NULL,
+                            dc__tensor_data(gc), dc__tensor_data(node->saved), rows, d,
+                            gx ? dc__tensor_data(gx) : NULL, gw ? dc__tensor_data(gw) : NULL,
+                            gb ? dc__tensor_data(gb) : NULL);
+        else
+            ln_backward_f64(dc__tensor_data(xc), wc ? dc__tensor_data(wc) : NULL,
+                            dc__tensor_data(gc), dc__tensor_data(node->saved), rows, d,
+                            gx ? dc__tensor_data(gx) : NULL, gw ? dc__tensor_data(gw) : NULL,
+                            gb ? dc__tensor_data(gb) : NULL);
+    }
+    dc_release(xc);
+    dc_release(wc);
+    dc_release(gc);
+    if (!ok) {
+        dc_release(gx);
+        dc_release(gw);
+        dc_release(gb);
+        return dc_last_status();
+    }
+    gin[0] = gx;
+    if (wi > 0) gin[wi] = gw;
+    else dc_release(gw);
+    if (bi > 0) gin[bi] = gb;
+    else dc_release(gb);
+    return DC_OK;
+}
+
+
 /* x: (..., D1..Dk) with k = normalized_ndim; weight, bias: (D1..Dk) or
  * NULL -> x's shape. Biased variance, eps inside the square root. */
 dc_tensor *dc_layer_norm(dc_tensor *x, int normalized_ndim, dc_tensor *weight, dc_tensor *bias,
@@ -190,15 +359,6 @@ dc_tensor *dc_layer_norm(dc_tensor *x, int normalized_ndim, dc_tensor *weight, d
     if (!param_ok(weight, x, normalized_ndim, tail, LN, "weight") ||
         !param_ok(bias, x, normalized_ndim, tail, LN, "bias"))
         return NULL;
-    int axes[DC_MAX_DIMS];
-    for (int i = 0; i < normalized_ndim; i++) axes[i] = x->ndim - normalized_ndim + i;
-
-    dc_scope *scope = dc_scope_begin();
-    if (!scope) return NULL;
-    dc_tensor *mean = dc_mean(x, axes, normalized_ndim, 1);
-    dc_tensor *var = dc_var(x, axes, normalized_ndim, 0, 1);
-    dc_tensor *y = dc_mul(dc_sub(x, mean), dc_rsqrt(dc_add_scalar(var, eps)));
-    y = dc_retain(affine(y, weight, bias));
-    dc_scope_end(scope);
-    return dc__publish(y);
+    return layer_norm_fused(x, normalized_ndim, weight, bias, eps);
 }
+

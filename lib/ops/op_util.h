@@ -42,4 +42,17 @@ static inline dc_tensor *dc__record_or_drop(dc_tensor *out, dc_op_id op,
     return out;
 }
 
+/* softmax(scale scores) along the last axis of (..., L, S) f32 scores,
+ * causal: query i sees keys j <= i; one op for attention
+ * (lib/ops/softmax.c). NULL without an error when scores are not
+ * contiguous f32 (the caller then composes the ops). */
+dc_tensor *dc__softmax_attention(dc_tensor *scores, double scale, bool causal);
+
+/* x (..., K) @ w^T + b with w (N, K) and b (N) or NULL -> (..., N): the
+ * product of a Linear layer as one op (lib/ops/matmul.c), the bias
+ * written before the GEMM accumulates onto it and its gradient a column
+ * sum. Inputs must be checked by the caller: same floating dtype, w 2-D,
+ * K matching, b of size N. */
+dc_tensor *dc__linear(dc_tensor *x, dc_tensor *w, dc_tensor *b);
+
 #endif

@@ -124,7 +124,37 @@ static inline int64_t avg_count(int64_t start, int64_t k, int64_t in, bool inclu
 /* For every (n, c) plane: x points at x[n, c] (strides xs[2], xs[3]),
  * out / arg / gout / gx at the contiguous planes of the output or input. */
 #define DEFINE_POOL_KERNELS(T, SUF)                                                         \
+    /* the common 2x2 window, stride 2, no padding, rows contiguous: the                  \
+     * same comparisons in the same order, without the general indexing */                \
+    static void max_pool_2x2_##SUF(const T *x, const pool_geom *g, T *out, int64_t *arg) {  \
+        for (int64_t nc = 0; nc < g->n * g->c; nc++) {                                      \
+            const T *xp = x + (nc / g->c) * g->xs[0] + (nc % g->c) * g->xs[1];              \
+            for (int64_t oh = 0; oh < g->oh; oh++) {                                        \
+                const T *r0 = xp + 2 * oh * g->xs[2], *r1 = r0 + g->xs[2];                  \
+                int64_t base = 2 * oh * g->w;                                               \
+                for (int64_t ow = 0; ow < g->ow; ow++) {                                    \
+                    T v[4] = {r0[2 * ow], r0[2 * ow + 1], r1[2 * ow], r1[2 * ow + 1]};      \
+                    int64_t pos[4] = {base + 2 * ow, base + 2 * ow + 1,                     \
+                                      base + g->w + 2 * ow, base + g->w + 2 * ow + 1};      \
+                    T best = (T)-INFINITY;                                                  \
+                    int64_t at = pos[0];                                                    \
+                    for (int q = 0; q < 4; q++)                                             \
+                        if (v[q] > best || isnan(v[q])) {                                   \
+                            best = v[q];                                                    \
+                            at = pos[q];                                                    \
+                        }                                                                   \
+                    *out++ = best;                                                          \
+                    *arg++ = at;                                                            \
+                }                                                                           \
+            }                                                                               \
+        }                                                                                   \
+    }                                                                                       \
     static void max_pool_##SUF(const T *x, const pool_geom *g, T *out, int64_t *arg) {      \
+        if (g->kh == 2 && g->kw == 2 && g->sh == 2 && g->sw == 2 && g->ph == 0 &&            \
+            g->pw == 0 && g->xs[3] == 1) {                                                  \
+            max_pool_2x2_##SUF(x, g, out, arg);                                             \
+            return;                                                                         \
+        }                                                                                   \
         for (int64_t nc = 0; nc < g->n * g->c; nc++) {                                      \
             const T *xp = x + (nc / g->c) * g->xs[0] + (nc % g->c) * g->xs[1];              \
             for (int64_t oh = 0; oh < g->oh; oh++) {                                        \

@@ -64,8 +64,7 @@ static bool cell_args_ok(const cell_args *a) {
 
 /* t @ w^T + b (b may be NULL): (B, K) x (G H, K) -> (B, G H). */
 static dc_tensor *linear(dc_tensor *t, dc_tensor *w, dc_tensor *b) {
-    dc_tensor *y = dc_matmul(t, dc_transpose(w, 0, 1));
-    return b ? dc_add(y, b) : y;
+    return dc__linear(t, w, b);
 }
 
 /* Gate number i (of width hid) of (B, G H) pre-activations. */

@@ -3,8 +3,17 @@
  * Every tensor involved is walked as rows along the axis: dc_iter runs
  * over the other axes (the axis itself is given size 1) and yields, for
  * each operand, the offset of a row's first element; the row then steps
- * by that operand's stride along the axis. Math is in double. */
+ * by that operand's stride along the axis. Math is in double, except on
+ * the hot path of training steps: contiguous f32 rows along the last
+ * axis run float loops with the vectorisable exp of fastmath.h.
+ *
+ * Attention uses an internal variant, dc__softmax_attention: softmax of
+ * (scale x), optionally with a causal mask, in one op (recorded as
+ * DC_OP_SOFTMAX with iparams[1] = 1, fparams[0] = scale, iparams[2] =
+ * causal), instead of a scale, a where and a softmax each with a tensor
+ * of scores and its own backward. */
 #include "../core/internal.h"
+#include "fastmath.h"
 #include "op_util.h"
 
 #include <math.h>
@@ -94,6 +103,95 @@ static void softmax_row(const row *r, dc_dtype dt, void *ctx) {
     }
 }
 
+/* ---------------------------------------------------------------- */
+/* Contiguous f32 rows along the last axis                           */
+/* ---------------------------------------------------------------- */
+
+/* Sum of n floats in 8 interleaved partial sums (a loop the compiler
+ * vectorises; a plain float sum cannot be reordered). */
+static inline float sum_f32(const float *v, int64_t n) {
+    float acc[8] = {0};
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int k = 0; k < 8; k++) acc[k] += v[i + k];
+    float s = 0.0f;
+    for (; i < n; i++) s += v[i];
+    for (int k = 0; k < 8; k++) s += acc[k];
+    return s;
+}
+
+/* y[0..len) = softmax (or log_softmax) of scale x over the first `valid`
+ * entries of the row; the rest (masked out) get 0 (or -inf). */
+DC_VEC_CLONES static void softmax_row_f32(const float *x, float *y, int64_t len, int64_t valid,
+                                          float scale, bool log_out) {
+    float m = -INFINITY;
+    for (int64_t i = 0; i < valid; i++) {
+        float v = x[i] * scale;
+        if (v > m || v != v) m = v;
+    }
+    if (m != m || m == -INFINITY) {
+        /* a NaN, or nothing but -inf: x - m is NaN everywhere (as the
+         * double path and PyTorch) */
+        for (int64_t i = 0; i < len; i++) y[i] = (i < valid ? x[i] * scale : -INFINITY) - m;
+        if (!log_out) for (int64_t i = 0; i < len; i++) y[i] = dc__expf(y[i]);
+        return;
+    }
+    for (int64_t i = 0; i < valid; i++) y[i] = dc__expf(x[i] * scale - m);
+    float sum = sum_f32(y, valid);
+    if (log_out) {
+        float lsum = logf(sum);   /* (x - m) first: exact when x is near m, even if large */
+        for (int64_t i = 0; i < valid; i++) y[i] = (x[i] * scale - m) - lsum;
+        for (int64_t i = valid; i < len; i++) y[i] = -INFINITY;
+    } else {
+        float inv = 1.0f / sum;
+        for (int64_t i = 0; i < valid; i++) y[i] *= inv;
+        for (int64_t i = valid; i < len; i++) y[i] = 0.0f;
+    }
+}
+
+/* Rows of length len of the last axis; causal: row r (query r % rows_l
+ * of its matrix) sees the first (r % rows_l) + 1 entries. */
+static void softmax_rows_f32(const float *x, float *y, int64_t nrows, int64_t len,
+                             int64_t rows_l, bool causal, float scale, bool log_out) {
+    for (int64_t r = 0; r < nrows; r++) {
+        int64_t valid = causal ? (r % rows_l) + 1 : len;
+        if (valid > len) valid = len;
+        softmax_row_f32(x + r * len, y + r * len, len, valid, scale, log_out);
+    }
+}
+
+/* gin = scale y (g - sum(g y)) (softmax), or g - exp(y) sum(g) (log). */
+DC_VEC_CLONES static void softmax_grad_rows_f32(const float *y, const float *g, float *gi,
+                                                int64_t nrows, int64_t len, float scale,
+                                                bool log_out) {
+    float tmp[256];
+    for (int64_t r = 0; r < nrows; r++) {
+        const float *yr = y + r * len, *gr = g + r * len;
+        float *gir = gi + r * len;
+        float dot = 0.0f;
+        if (log_out) {
+            dot = sum_f32(gr, len);
+            for (int64_t i = 0; i < len; i++) gir[i] = gr[i] - dc__expf(yr[i]) * dot;
+            continue;
+        }
+        if (len <= 256) {
+            for (int64_t i = 0; i < len; i++) tmp[i] = gr[i] * yr[i];
+            dot = sum_f32(tmp, len);
+        } else {
+            double d = 0.0;
+            for (int64_t i = 0; i < len; i++) d += (double)gr[i] * yr[i];
+            dot = (float)d;
+        }
+        for (int64_t i = 0; i < len; i++) gir[i] = scale * yr[i] * (gr[i] - dot);
+    }
+}
+
+/* True when the f32 float path serves t along axis. */
+static bool fast_rows(const dc_tensor *t, int axis) {
+    return t->dtype == DC_F32 && t->ndim > 0 && axis == t->ndim - 1 &&
+           dc__tensor_is_contiguous(t);
+}
+
 static dc_tensor *softmax_forward(dc_tensor *t, int axis, bool log_out, const char *func) {
     DC_CHECK_TENSOR_OR_NULL(t, func, "t");
     if (!dc__require_float(t, func) || !dc__norm_axis(&axis, t->ndim, func)) return NULL;
@@ -105,6 +203,10 @@ static dc_tensor *softmax_forward(dc_tensor *t, int axis, bool log_out, const ch
         double x = ld(dc__tensor_data(t), t->dtype, 0);
         double y = x - x;
         st(dc__tensor_data(out), t->dtype, 0, log_out ? y : exp(y));
+    } else if (fast_rows(t, axis)) {
+        int64_t len = t->shape[axis];
+        softmax_rows_f32(dc__tensor_data(t), dc__tensor_data(out), len ? t->numel / len : 0,
+                         len, 1, false, 1.0f, log_out);
     } else {
         dc_tensor *ts[2] = {t, out};
         for_each_row(ts, 2, axis, softmax_row, &log_out);
@@ -152,12 +254,25 @@ static dc_status softmax_grad(dc_node *node, dc_tensor *out, dc_tensor *gout, dc
                               row_fn fn) {
     dc_tensor *g = dc__tensor_new(out->dtype, out->ndim, out->shape, false);
     if (!g) return dc_last_status();
+    int axis = (int)node->iparams[0];
+    bool scaled = node->iparams[1] != 0;
     if (out->ndim == 0) {
         /* one element: the output does not depend on the input */
         st(dc__tensor_data(g), g->dtype, 0, 0.0);
+    } else if (fast_rows(out, axis) && dc__tensor_is_contiguous(gout)) {
+        int64_t len = out->shape[axis];
+        softmax_grad_rows_f32(dc__tensor_data(out), dc__tensor_data(gout), dc__tensor_data(g),
+                              len ? out->numel / len : 0, len,
+                              scaled ? (float)node->fparams[0] : 1.0f, fn == log_softmax_grad_row);
+    } else if (scaled) {
+        /* the attention variant on a strided gradient: scale afterwards */
+        dc_tensor *ts[3] = {out, gout, g};
+        for_each_row(ts, 3, axis, fn, NULL);
+        float *gp = dc__tensor_data(g);
+        for (int64_t i = 0; i < g->numel; i++) gp[i] *= (float)node->fparams[0];
     } else {
         dc_tensor *ts[3] = {out, gout, g};
-        for_each_row(ts, 3, (int)node->iparams[0], fn, NULL);
+        for_each_row(ts, 3, axis, fn, NULL);
     }
     return dc__set_grad(gin, 0, dc__publish(g));
 }
@@ -178,4 +293,31 @@ dc_tensor *dc_log_softmax(dc_tensor *t, int axis) {
 dc_status dc__log_softmax_backward(dc_node *node, dc_tensor *out, dc_tensor *gout,
                                    dc_tensor **gin) {
     return softmax_grad(node, out, gout, gin, log_softmax_grad_row);
+}
+
+/* ---------------------------------------------------------------- */
+/* Attention scores                                                  */
+/* ---------------------------------------------------------------- */
+
+/* scores: (..., L, S) f32 -> softmax(scale scores) along the last axis;
+ * causal: query i sees keys j <= i only (the others get probability 0).
+ * Internal to dc_scaled_dot_product_attention; other dtypes or strided
+ * scores return NULL without an error (the caller composes the ops). */
+dc_tensor *dc__softmax_attention(dc_tensor *scores, double scale, bool causal) {
+    if (!dc__is_tensor(scores) || scores->ndim < 2 || !fast_rows(scores, scores->ndim - 1))
+        return NULL;
+    dc_tensor *out = dc__tensor_new(scores->dtype, scores->ndim, scores->shape, false);
+    if (!out) return NULL;
+    int64_t len = scores->shape[scores->ndim - 1], rows_l = scores->shape[scores->ndim - 2];
+    softmax_rows_f32(dc__tensor_data(scores), dc__tensor_data(out), len ? scores->numel / len : 0,
+                     len, rows_l > 0 ? rows_l : 1, causal, (float)scale, false);
+    dc_node *node;
+    out = dc__record_or_drop(out, DC_OP_SOFTMAX, &scores, 1, &node);
+    if (node) {
+        node->iparams[0] = scores->ndim - 1;
+        node->iparams[1] = 1;
+        node->iparams[2] = causal;
+        node->fparams[0] = scale;
+    }
+    return dc__publish(out);
 }

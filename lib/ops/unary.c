@@ -219,18 +219,24 @@ FAST_DERIVS(FAST_BWD)
 typedef void (*fast_fwd_fn)(float *, const float *, int64_t);
 typedef void (*fast_bwd_fn)(float *, const float *, const float *, const float *, int64_t);
 
-/* The vectorised pair for op, or false (then the general loops run). */
-static bool fast_pair(dc_op_id op, const double *p, fast_fwd_fn *f, fast_bwd_fn *b) {
+/* The vectorised pair for op; both NULL when there is none (then the
+ * general loops run). Returned by value: GCC 12 mistakes a target_clones
+ * function stored through a pointer argument for a dangling local. */
+typedef struct {
+    fast_fwd_fn fwd;
+    fast_bwd_fn bwd;
+} fast_fns;
+
+static fast_fns fast_pair(dc_op_id op, const double *p) {
     switch (op) {
-    case DC_OP_RELU: *f = fwd_relu; *b = bwd_relu; return true;
-    case DC_OP_SIGMOID: *f = fwd_sigmoid; *b = bwd_sigmoid; return true;
-    case DC_OP_TANH: *f = fwd_tanh; *b = bwd_tanh; return true;
-    case DC_OP_SILU: *f = fwd_silu; *b = bwd_silu; return true;
+    case DC_OP_RELU: return (fast_fns){fwd_relu, bwd_relu};
+    case DC_OP_SIGMOID: return (fast_fns){fwd_sigmoid, bwd_sigmoid};
+    case DC_OP_TANH: return (fast_fns){fwd_tanh, bwd_tanh};
+    case DC_OP_SILU: return (fast_fns){fwd_silu, bwd_silu};
     case DC_OP_GELU:
-        *f = p[0] != 0.0 ? fwd_gelu : fwd_gelu_exact;
-        *b = p[0] != 0.0 ? bwd_gelu : bwd_gelu_exact;
-        return true;
-    default: return false;
+        return p[0] != 0.0 ? (fast_fns){fwd_gelu, bwd_gelu}
+                           : (fast_fns){fwd_gelu_exact, bwd_gelu_exact};
+    default: return (fast_fns){NULL, NULL};
     }
 }
 
@@ -252,11 +258,9 @@ static int64_t to_dtype_int(double v, dc_dtype dtype) {
 
 static void run_unary(dc_op_id op, const double *p, dc_tensor *out, const dc_tensor *t) {
     if (out->numel == 0) return;
-    fast_fwd_fn ff;
-    fast_bwd_fn fb;
-    if (t->dtype == DC_F32 && dc__tensor_is_contiguous(t) && dc__tensor_is_contiguous(out) &&
-        fast_pair(op, p, &ff, &fb)) {
-        ff(dc__tensor_data(out), dc__tensor_data(t), t->numel);
+    fast_fns fast = t->dtype == DC_F32 ? fast_pair(op, p) : (fast_fns){NULL, NULL};
+    if (fast.fwd && dc__tensor_is_contiguous(t) && dc__tensor_is_contiguous(out)) {
+        fast.fwd(dc__tensor_data(out), dc__tensor_data(t), t->numel);
         return;
     }
     int64_t strides[2][DC_MAX_DIMS];
@@ -276,6 +280,10 @@ static void run_unary(dc_op_id op, const double *p, dc_tensor *out, const dc_ten
     while (dc__iter_next(&it)) {
         void *po = o + it.off[0] * esz;
         const void *px = x + it.off[1] * esz;
+        if (fast.fwd && it.istride[0] == 1 && it.istride[1] == 1) {   /* e.g. a narrowed gate */
+            fast.fwd(po, px, it.inner);
+            continue;
+        }
         switch (t->dtype) {
         case DC_F32: unary_f32(op, p, po, it.istride[0], px, it.istride[1], it.inner); break;
         case DC_F64: unary_f64(op, p, po, it.istride[0], px, it.istride[1], it.inner); break;
@@ -334,12 +342,11 @@ dc_status dc__unary_backward(dc_node *node, dc_tensor *out, dc_tensor *gout, dc_
         return dc__fail(DC_E_INTERNAL, "dc__unary_backward: unexpected dtypes");
     dc_tensor *gi = dc__tensor_new(t->dtype, t->ndim, t->shape, false);
     if (!gi) return dc_last_status();
-    fast_fwd_fn ff;
-    fast_bwd_fn fb;
-    if (gi->numel > 0 && t->dtype == DC_F32 && dc__tensor_is_contiguous(t) &&
-        dc__tensor_is_contiguous(gout) && dc__tensor_is_contiguous(out) &&
-        fast_pair(node->op, node->fparams, &ff, &fb)) {
-        fb(dc__tensor_data(gi), dc__tensor_data(gout), dc__tensor_data(t),
+    fast_fns fast = t->dtype == DC_F32 ? fast_pair(node->op, node->fparams)
+                                       : (fast_fns){NULL, NULL};
+    if (gi->numel > 0 && fast.bwd && dc__tensor_is_contiguous(t) &&
+        dc__tensor_is_contiguous(gout) && dc__tensor_is_contiguous(out)) {
+        fast.bwd(dc__tensor_data(gi), dc__tensor_data(gout), dc__tensor_data(t),
            dc__tensor_data(out), gi->numel);
     } else if (gi->numel > 0) {
         const dc_tensor *ops[4] = {gi, gout, t, out};
@@ -351,7 +358,14 @@ dc_status dc__unary_backward(dc_node *node, dc_tensor *out, dc_tensor *gout, dc_
         dc_iter it;
         dc__iter_init(&it, t->ndim, t->shape, 4, strides, offs);
         while (dc__iter_next(&it)) {
-            if (t->dtype == DC_F32)
+            bool rows_contiguous = it.istride[0] == 1 && it.istride[1] == 1 &&
+                                   it.istride[2] == 1 && it.istride[3] == 1;
+            if (fast.bwd && rows_contiguous)
+                fast.bwd((float *)gi->storage->data + it.off[0],
+                   (const float *)gout->storage->data + it.off[1],
+                   (const float *)t->storage->data + it.off[2],
+                   (const float *)out->storage->data + it.off[3], it.inner);
+            else if (t->dtype == DC_F32)
                 deriv_f32(node->op, node->fparams, (float *)gi->storage->data + it.off[0],
                           (const float *)gout->storage->data + it.off[1],
                           (const float *)t->storage->data + it.off[2],
