@@ -1,8 +1,9 @@
 /* Out-of-memory injection over whole training operations.
  *
  * Each scenario runs one operation (a forward pass, a backward, an
- * optimizer step, a convolution, an LSTM, saving and loading a module)
- * with the 1st, 2nd, ... allocation of the library failing, and checks
+ * optimizer step, a convolution, an LSTM, saving and loading a module or a
+ * checkpoint, the forward and backward of every kind of layer) with the
+ * 1st, 2nd, ... allocation of the library failing, and checks
  * after every failure that
  *   - the operation reported DC_E_NOMEM and freed what it had made;
  *   - the long-lived objects (model, optimizer, files) are as they were:
