@@ -225,6 +225,37 @@ static void gru_cell_without_bias(void) {
     dc_scope_end(s);
 }
 
+/* Cross-entropy of (N, C) logits with class indices (the fused op):
+ * mean with an ignored target, sum, and logits seen through a transpose. */
+typedef struct ce_ctx {
+    dc_loss *loss;
+    dc_tensor *target;
+    int transposed;        /* the input is (C, N): use its transpose */
+} ce_ctx;
+
+static dc_tensor *f_cross_entropy(dc_tensor *const *in, int n, void *ctx) {
+    (void)n;
+    const ce_ctx *c = ctx;
+    dc_tensor *x = c->transposed ? dc_transpose(in[0], 0, 1) : in[0];
+    return dc_loss_forward(c->loss, x, c->target);
+}
+
+static void run_cross_entropy(dc_reduction reduction, int transposed) {
+    dc_scope *s = dc_scope_begin();
+    const int64_t shape[2] = {transposed ? 5 : 4, transposed ? 4 : 5};
+    dc_tensor *x = gc_input(60 + (uint64_t)transposed, 2, shape, -3, 3, 0);
+    ce_ctx c = {dc_loss_new(DC_LOSS_CROSS_ENTROPY, reduction),
+                dc_from_data(DC_I64, 1, (const int64_t[]){4}, (const int64_t[]){2, 7, 0, 4}),
+                transposed};
+    TU_OK(dc_loss_set_ignore_index(c.loss, 7));
+    gc_check(f_cross_entropy, &x, 1, &c);
+    dc_loss_release(c.loss);
+    dc_scope_end(s);
+}
+
+static void cross_entropy_mean_ignored(void) { run_cross_entropy(DC_REDUCTION_MEAN, 0); }
+static void cross_entropy_sum_transposed(void) { run_cross_entropy(DC_REDUCTION_SUM, 1); }
+
 const gc_case gc_cases_nn[] = {
     {DC_OP_VAR, "batch_norm train 2-D", batch_norm_train_2d},
     {DC_OP_VAR, "batch_norm train 4-D noncontig", batch_norm_train_4d_noncontig},
@@ -240,5 +271,7 @@ const gc_case gc_cases_nn[] = {
     {DC_OP_SIGMOID, "lstm_cell without bias", lstm_cell_without_bias},
     {DC_OP_TANH, "gru_cell with bias", gru_cell_with_bias},
     {DC_OP_TANH, "gru_cell without bias", gru_cell_without_bias},
+    {DC_OP_CROSS_ENTROPY, "cross_entropy mean, ignored target", cross_entropy_mean_ignored},
+    {DC_OP_CROSS_ENTROPY, "cross_entropy sum, transposed logits", cross_entropy_sum_transposed},
     {0, NULL, NULL},
 };

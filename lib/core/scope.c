@@ -1,21 +1,32 @@
 /* Scopes: per-thread autorelease pools for the tensors of a step. */
 #include "internal.h"
 
+#include <string.h>
+
 #define DC_SCOPE_MAGIC 0x44435331u  /* "DCS1" */
+
+/* A scope holds its first SCOPE_INLINE tensors in itself: most scopes
+ * (one per backward function, one per op made of other ops) hold a few,
+ * and then opening one is a single allocation from the block cache. */
+#define SCOPE_INLINE 16
 
 struct dc_scope {
     uint32_t magic;
     dc_scope *parent;
-    dc_tensor **items;
+    dc_tensor **items;                 /* inline_items, or a heap array */
     size_t count, cap;
+    dc_tensor *inline_items[SCOPE_INLINE];
 };
 
 static _Thread_local DC_TLS_FAST dc_scope *tl_top = NULL;
 
 dc_scope *dc_scope_begin(void) {
-    dc_scope *s = dc__calloc(1, sizeof *s);
+    dc_scope *s = dc__malloc(sizeof *s);
     if (!s) return NULL;
     s->magic = DC_SCOPE_MAGIC;
+    s->items = s->inline_items;
+    s->count = 0;
+    s->cap = SCOPE_INLINE;
     s->parent = tl_top;
     tl_top = s;
     return s;
@@ -27,9 +38,11 @@ bool dc__scope_adopt(dc_tensor *t) {
     dc_scope *s = tl_top;
     if (!s) return true;
     if (s->count == s->cap) {
-        size_t cap = s->cap ? s->cap * 2 : 64;
-        dc_tensor **items = dc__realloc(s->items, cap * sizeof *items);
+        size_t cap = s->cap * 4;
+        bool was_inline = s->items == s->inline_items;
+        dc_tensor **items = dc__realloc(was_inline ? NULL : s->items, cap * sizeof *items);
         if (!items) return false;
+        if (was_inline) memcpy(items, s->inline_items, sizeof s->inline_items);
         s->items = items;
         s->cap = cap;
     }
@@ -39,7 +52,7 @@ bool dc__scope_adopt(dc_tensor *t) {
 
 static void scope_destroy(dc_scope *s) {
     for (size_t i = s->count; i > 0; i--) dc_release(s->items[i - 1]);
-    dc__free(s->items);
+    if (s->items != s->inline_items) dc__free(s->items);
     s->magic = 0;
     dc__free(s);
 }

@@ -410,6 +410,17 @@ static dc_tensor *index_target_loss(const dc_loss *loss, dc_tensor *logp,
     return dc_div(total, denom);
 }
 
+/* Cross-entropy of (N, C) logits and class indices without class weights
+ * or label smoothing, summed or averaged over the kept targets: the loss
+ * of most training loops, as one fused op (the same values as
+ * index_target_loss, without its chain of ops). */
+static dc_tensor *plain_cross_entropy(const dc_loss *loss, dc_tensor *x, const dc_tensor *target) {
+    class_index ci;
+    if (!read_class_index(target, x->shape[1], loss->ignore_index, &ci)) return NULL;
+    double denom = loss->reduction == DC_REDUCTION_SUM ? 1.0 : (double)ci.n_keep;
+    return dc__cross_entropy_rows(x, ci.flat, ci.keep, denom);   /* target (N): keep is (N) */
+}
+
 /* Probabilities q (x's shape), smoothed to q (1 - s) + s / C:
  * l_n = -sum_c w_c q[n, c] logp[n, c]; the mean divides by N * prod d
  * (not by the weights), as PyTorch. */
@@ -479,6 +490,9 @@ static dc_tensor *class_loss(const dc_loss *loss, dc_tensor *x, dc_tensor *targe
                  (long long)w->shape[0], (long long)classes);
         return NULL;
     }
+    if (ce && indices && !w && loss->label_smoothing == 0.0 && x->ndim == 2 &&
+        loss->reduction != DC_REDUCTION_NONE)
+        return plain_cross_entropy(loss, x, target);
     dc_tensor *logp = ce ? dc_log_softmax(x, 1) : x;
     if (!logp) return NULL;
     dc_tensor *l = probs ? prob_target_loss(loss, logp, target)

@@ -54,5 +54,8 @@ dc_tensor *dc__softmax_attention(dc_tensor *scores, double scale, bool causal);
  * sum. Inputs must be checked by the caller: same floating dtype, w 2-D,
  * K matching, b of size N. */
 dc_tensor *dc__linear(dc_tensor *x, dc_tensor *w, dc_tensor *b);
+/* x: (N, C) float, labels: i64 (N), keep: bool (N) -> 0-d: the summed
+ * cross-entropy of the kept rows over denom (lib/ops/softmax.c). */
+dc_tensor *dc__cross_entropy_rows(dc_tensor *x, dc_tensor *labels, dc_tensor *keep, double denom);
 
 #endif

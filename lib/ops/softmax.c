@@ -321,3 +321,89 @@ dc_tensor *dc__softmax_attention(dc_tensor *scores, double scale, bool causal) {
     }
     return dc__publish(out);
 }
+
+/* ---------------------------------------------------------------- */
+/* Cross-entropy of class-index targets, fused                       */
+/* ---------------------------------------------------------------- */
+
+/* x's row r (contiguous, length c) as doubles: max and log-sum-exp. */
+static double row_logsumexp(const char *x, dc_dtype dt, int64_t r, int64_t c) {
+    double mx = -INFINITY;
+    for (int64_t j = 0; j < c; j++) {
+        double v = ld(x, dt, r * c + j);
+        if (v > mx) mx = v;
+    }
+    if (isinf(mx)) return mx;          /* a row of -inf (or +inf): as log_softmax */
+    double s = 0.0;
+    for (int64_t j = 0; j < c; j++) s += exp(ld(x, dt, r * c + j) - mx);
+    return mx + log(s);
+}
+
+/* x: (N, C) float, labels: i64 (N) in 0..C-1 (ignored rows hold any valid
+ * class), keep: bool (N) -> 0-d  sum over kept rows of
+ * (logsumexp(x_n) - x[n, y_n]), divided by denom. The loss of
+ * dc_loss_forward for cross-entropy without class weights or label
+ * smoothing, as one op: no log-probability tensor, gather, mask and
+ * division, each with its own backward, in every training step. */
+dc_tensor *dc__cross_entropy_rows(dc_tensor *x, dc_tensor *labels, dc_tensor *keep, double denom) {
+    if (!dc__is_tensor(x) || !dc__is_tensor(labels) || !dc__is_tensor(keep) || x->ndim != 2 ||
+        !dc__dtype_is_float(x->dtype) || labels->dtype != DC_I64 || keep->dtype != DC_BOOL ||
+        labels->ndim != 1 || keep->ndim != 1 || labels->shape[0] != x->shape[0] ||
+        keep->shape[0] != x->shape[0] || !dc__tensor_is_contiguous(labels) ||
+        !dc__tensor_is_contiguous(keep)) {
+        dc__fail(DC_E_INTERNAL, "cross_entropy_rows: unexpected operands");
+        return NULL;
+    }
+    dc_tensor *xc = dc__tensor_is_contiguous(x) ? dc_retain(x) : dc__copy_contiguous(x);
+    dc_tensor *out = xc ? dc__tensor_new(x->dtype, 0, NULL, false) : NULL;
+    if (!out) {
+        dc_release(xc);
+        return NULL;
+    }
+    int64_t n = x->shape[0], c = x->shape[1];
+    const char *xd = dc__tensor_data(xc);
+    const int64_t *y = dc__tensor_data(labels);
+    const bool *k = dc__tensor_data(keep);
+    double total = 0.0;
+    for (int64_t r = 0; r < n; r++)
+        if (k[r]) total += row_logsumexp(xd, x->dtype, r, c) - ld(xd, x->dtype, r * c + y[r]);
+    st(dc__tensor_data(out), x->dtype, 0, total / denom);
+    dc_release(xc);
+    dc_tensor *inputs[3] = {x, labels, keep};
+    dc_node *node;
+    out = dc__record_or_drop(out, DC_OP_CROSS_ENTROPY, inputs, 3, &node);
+    if (node) node->fparams[0] = denom;
+    return dc__publish(out);
+}
+
+/* gout: () -> gx[n, :] = gout / denom (softmax(x_n) - onehot(y_n)) on kept
+ * rows, 0 on ignored ones. */
+dc_status dc__cross_entropy_backward(dc_node *node, dc_tensor *out, dc_tensor *gout,
+                                     dc_tensor **gin) {
+    (void)out;
+    dc_tensor *x = node->inputs[0];
+    if (!x->requires_grad) return DC_OK;
+    dc_tensor *xc = dc__tensor_is_contiguous(x) ? dc_retain(x) : dc__copy_contiguous(x);
+    dc_tensor *gx = xc ? dc__tensor_new(x->dtype, 2, x->shape, true) : NULL;
+    if (!gx) {
+        dc_release(xc);
+        return dc_last_status();
+    }
+    int64_t n = x->shape[0], c = x->shape[1];
+    const char *xd = dc__tensor_data(xc);
+    char *gd = dc__tensor_data(gx);
+    const int64_t *y = dc__tensor_data(node->inputs[1]);
+    const bool *k = dc__tensor_data(node->inputs[2]);
+    double scale = ld(dc__tensor_data(gout), gout->dtype, 0) / node->fparams[0];
+    for (int64_t r = 0; r < n; r++) {
+        if (!k[r]) continue;
+        double lse = row_logsumexp(xd, x->dtype, r, c);
+        for (int64_t j = 0; j < c; j++) {
+            double p = exp(ld(xd, x->dtype, r * c + j) - lse);
+            st(gd, x->dtype, r * c + j, scale * (p - (j == y[r] ? 1.0 : 0.0)));
+        }
+    }
+    dc_release(xc);
+    gin[0] = gx;
+    return DC_OK;
+}
