@@ -76,6 +76,29 @@ dc_gemm_backend dc_get_gemm_backend(void) {
 
 /* DC_GEMM_AUTO for an f32 product: ours, or cblas? */
 static bool auto_picks_own(int64_t m, int64_t n, int64_t k) {
+/* Products this small (a batch-1 layer of a small MLP) cost more in any
+ * GEMM's setup (packing, blocking, the thread pool, cblas's checks) than
+ * in arithmetic: under DC_GEMM_AUTO they run as plain loops. */
+#define TINY_PRODUCT 4096.0
+
+#define TINY_GEMM(NAME, T)                                                         \
+    static void NAME(bool ta, bool tb, int64_t m, int64_t n, int64_t k, T alpha,    \
+                     const T *a, int64_t lda, const T *b, int64_t ldb, T beta, T *c, \
+                     int64_t ldc) {                                                \
+        for (int64_t i = 0; i < m; i++)                                            \
+            for (int64_t j = 0; j < n; j++) {                                      \
+                T acc = 0;                                                         \
+                for (int64_t p = 0; p < k; p++)                                    \
+                    acc += (ta ? a[p * lda + i] : a[i * lda + p]) *                \
+                           (tb ? b[j * ldb + p] : b[p * ldb + j]);                 \
+                T *cij = &c[i * ldc + j];                                          \
+                /* beta 0 overwrites (NaN in C does not survive), as BLAS */       \
+                *cij = beta == 0 ? alpha * acc : alpha * acc + beta * *cij;        \
+            }                                                                      \
+    }
+TINY_GEMM(tiny_sgemm, float)
+TINY_GEMM(tiny_dgemm, double)
+
     dc_gemm_isa own = dc__gemm_isa();
     if (own > g_blas_isa) return true;
     if (own < g_blas_isa) return false;
@@ -192,6 +215,14 @@ dc_status dc__gemm(dc_dtype dtype, bool trans_a, bool trans_b, int64_t m, int64_
     int backend = atomic_load(&g_backend);
     if (dtype == DC_F32 && (backend == DC_GEMM_OWN ||
                             (backend == DC_GEMM_AUTO && auto_picks_own(m, n, k))))
+    if (backend == DC_GEMM_AUTO && (double)m * (double)n * (double)k <= TINY_PRODUCT) {
+        if (dtype == DC_F32)
+            tiny_sgemm(trans_a, trans_b, m, n, k, (float)alpha, a, lda, b, ldb, (float)beta, c,
+                       ldc);
+        else
+            tiny_dgemm(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+        return DC_OK;
+    }
         return dc__sgemm_own(trans_a, trans_b, m, n, k, (float)alpha, a, lda, b, ldb,
                              (float)beta, c, ldc);
     blas_job j = {.dtype = dtype, .trans_a = trans_a, .trans_b = trans_b, .m = m, .n = n,
