@@ -121,6 +121,23 @@ static inline int64_t avg_count(int64_t start, int64_t k, int64_t in, bool inclu
 /* Typed kernels                                                     */
 /* ---------------------------------------------------------------- */
 
+/* Max pooling's step "v at position p replaces (best, at) when it is
+ * larger or NaN", as bit masks: compilers turn a ?: on floats into a
+ * branch, which random data mispredicts half of the time. */
+#define DEFINE_PICK(T, U, SUF)                                                   \
+    static inline void pick_##SUF(T v, int64_t p, T *best, int64_t *at) {        \
+        U take = (U)0 - (U)((v > *best) | (v != v));                             \
+        U vb, bb;                                                                \
+        memcpy(&vb, &v, sizeof vb);                                              \
+        memcpy(&bb, best, sizeof bb);                                            \
+        bb = (vb & take) | (bb & ~take);                                         \
+        memcpy(best, &bb, sizeof bb);                                            \
+        uint64_t t64 = (uint64_t)0 - (uint64_t)(take & 1);                       \
+        *at = (int64_t)(((uint64_t)p & t64) | ((uint64_t)*at & ~t64));           \
+    }
+DEFINE_PICK(float, uint32_t, f32)
+DEFINE_PICK(double, uint64_t, f64)
+
 /* For every (n, c) plane: x points at x[n, c] (strides xs[2], xs[3]),
  * out / arg / gout / gx at the contiguous planes of the output or input. */
 #define DEFINE_POOL_KERNELS(T, SUF)                                                         \
@@ -132,20 +149,19 @@ static inline int64_t avg_count(int64_t start, int64_t k, int64_t in, bool inclu
             for (int64_t oh = 0; oh < g->oh; oh++) {                                        \
                 const T *r0 = xp + 2 * oh * g->xs[2], *r1 = r0 + g->xs[2];                  \
                 int64_t base = 2 * oh * g->w;                                               \
+                /* branch-free selects: on random data a branch per compare                \
+                 * mispredicts about half the time and costs more than the rest */         \
                 for (int64_t ow = 0; ow < g->ow; ow++) {                                    \
-                    T v[4] = {r0[2 * ow], r0[2 * ow + 1], r1[2 * ow], r1[2 * ow + 1]};      \
-                    int64_t pos[4] = {base + 2 * ow, base + 2 * ow + 1,                     \
-                                      base + g->w + 2 * ow, base + g->w + 2 * ow + 1};      \
-                    T best = (T)-INFINITY;                                                  \
-                    int64_t at = pos[0];                                                    \
-                    for (int q = 0; q < 4; q++)                                             \
-                        if (v[q] > best || isnan(v[q])) {                                   \
-                            best = v[q];                                                    \
-                            at = pos[q];                                                    \
-                        }                                                                   \
-                    *out++ = best;                                                          \
-                    *arg++ = at;                                                            \
+                    T best = r0[2 * ow];                                                    \
+                    int64_t at = base + 2 * ow;                                             \
+                    pick_##SUF(r0[2 * ow + 1], base + 2 * ow + 1, &best, &at);              \
+                    pick_##SUF(r1[2 * ow], base + g->w + 2 * ow, &best, &at);               \
+                    pick_##SUF(r1[2 * ow + 1], base + g->w + 2 * ow + 1, &best, &at);       \
+                    out[ow] = best;                                                         \
+                    arg[ow] = at;                                                           \
                 }                                                                           \
+                out += g->ow;                                                               \
+                arg += g->ow;                                                               \
             }                                                                               \
         }                                                                                   \
     }                                                                                       \
@@ -167,13 +183,9 @@ static inline int64_t avg_count(int64_t start, int64_t k, int64_t in, bool inclu
                     T best = (T)-INFINITY;                                                  \
                     int64_t at = h0 * g->w + w0;                                            \
                     for (int64_t i = h0; i < h1; i++)                                       \
-                        for (int64_t j = w0; j < w1; j++) {                                 \
-                            T v = xp[i * g->xs[2] + j * g->xs[3]];                          \
-                            if (v > best || isnan(v)) {                                     \
-                                best = v;                                                   \
-                                at = i * g->w + j;                                          \
-                            }                                                               \
-                        }                                                                   \
+                        for (int64_t j = w0; j < w1; j++)                                   \
+                            pick_##SUF(xp[i * g->xs[2] + j * g->xs[3]], i * g->w + j, &best,  \
+                                       &at);                                                \
                     *out++ = best;                                                          \
                     *arg++ = at;                                                            \
                 }                                                                           \
