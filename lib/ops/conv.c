@@ -320,9 +320,18 @@ static void regroup(dc_dtype dt, char *nchw, int64_t img_stride, char *gemm, int
         }
 }
 
-/* out (contiguous, N x C_out x plane) = conv(x, wc) (+ b); wc contiguous. */
+/* True when the whole batch's column matrix fits one GEMM (one group):
+ * the forward can then hand it to the backward, which needs the same
+ * matrix for the weight gradient, instead of the backward rebuilding it. */
+static bool col_reusable(const conv_geom *g, dc_dtype dt) {
+    return g->groups == 1 && g->kcols > 0 && g->plane > 0 && images_per_gemm(g, dt) == g->n;
+}
+
+/* out (contiguous, N x C_out x plane) = conv(x, wc) (+ b); wc contiguous.
+ * keep_col (may be NULL): when col_reusable, receives the column matrix
+ * (kcols, N plane) as a tensor of the caller's. */
 static dc_status conv_compute(const dc_tensor *x, const dc_tensor *wc, const dc_tensor *b,
-                              const conv_geom *g, dc_tensor *out) {
+                              const conv_geom *g, dc_tensor *out, dc_tensor **keep_col) {
     dc_dtype dt = x->dtype;
     size_t es = dc_dtype_size(dt);
     if (out->numel > 0 && g->kcols > 0) {
@@ -330,9 +339,20 @@ static dc_status conv_compute(const dc_tensor *x, const dc_tensor *wc, const dc_
         /* col: kcols x nb plane; tmp: cg_out x nb plane (when nb > 1) */
         size_t col_elems = (size_t)(g->kcols * nb_max * g->plane);
         size_t tmp_elems = nb_max > 1 ? (size_t)(g->cg_out * nb_max * g->plane) : 0;
-        char *col = dc__malloc((col_elems + tmp_elems) * es);
-        if (!col) return DC_E_NOMEM;
-        char *tmp = col + col_elems * es;
+        dc_tensor *col_t = NULL;
+        if (keep_col && col_reusable(g, dt)) {
+            int64_t shape[2] = {g->kcols, g->n * g->plane};
+            col_t = dc__tensor_new(dt, 2, shape, false);
+            if (!col_t) return dc_last_status();
+        }
+        char *col = dc__malloc(((col_t ? 0 : col_elems) + tmp_elems) * es + 1);
+        if (!col) {
+            dc_release(col_t);
+            return DC_E_NOMEM;
+        }
+        char *tmp = col + (col_t ? 0 : col_elems) * es;
+        char *col_mem = col;   /* what is freed at the end */
+        if (col_t) col = dc__tensor_data(col_t);
         const int64_t *xs = x->strides + 1;
         for (int64_t grp = 0; grp < g->groups; grp++) {
             void *wg = elem(dc__tensor_data(wc), dt, grp * g->cg_out * g->kcols);
@@ -346,14 +366,16 @@ static dc_status conv_compute(const dc_tensor *x, const dc_tensor *wc, const dc_
                 dc_status st = dc__gemm(dt, false, false, g->cg_out, ld, g->kcols, 1.0, wg,
                                         g->kcols, col, ld, 0.0, nb > 1 ? (void *)tmp : og, ld);
                 if (st != DC_OK) {
-                    dc__free(col);
+                    dc__free(col_mem);
+                    dc_release(col_t);
                     return st;
                 }
                 if (nb > 1)
                     regroup(dt, og, g->c_out * g->plane, tmp, g->cg_out, nb, g->plane, false);
             }
         }
-        dc__free(col);
+        dc__free(col_mem);
+        if (keep_col) *keep_col = col_t;
     }
     if (b && out->numel > 0) {
         if (dt == DC_F32) add_bias_f32(dc__tensor_data(b), b->strides[0], g, dc__tensor_data(out));
@@ -379,18 +401,24 @@ static dc_tensor *conv2d_impl(dc_tensor *x, dc_tensor *w, dc_tensor *b,
     dc_tensor *out = dc__tensor_new(x->dtype, 4, shape, g.kcols == 0);
     if (!out) return NULL;
     dc_tensor *wc = dc__tensor_is_contiguous(w) ? dc_retain(w) : dc__copy_contiguous(w);
-    dc_status st = wc ? conv_compute(x, wc, b, &g, out) : dc_last_status();
+    dc_tensor *inputs[3] = {x, w, b};
+    /* the weight gradient will need the column matrix: keep it */
+    bool keep = w->requires_grad && dc__should_record(inputs, b ? 3 : 2);
+    dc_tensor *col = NULL;
+    dc_status st = wc ? conv_compute(x, wc, b, &g, out, keep ? &col : NULL) : dc_last_status();
     dc_release(wc);
     if (st != DC_OK) {
         dc_release(out);
         return NULL;
     }
-    dc_tensor *inputs[3] = {x, w, b};
     dc_node *node;
     out = dc__record_or_drop(out, DC_OP_CONV2D, inputs, b ? 3 : 2, &node);
     if (node) {
         int64_t params[7] = {g.sh, g.sw, g.ph, g.pw, g.dh, g.dw, g.groups};
         memcpy(node->iparams, params, sizeof params);
+        node->saved = col;   /* the node takes this reference (NULL: rebuilt) */
+    } else {
+        dc_release(col);
     }
     return dc__publish(out);
 }
@@ -460,7 +488,8 @@ static void geom_from_node(const dc_node *node, conv_geom *g) {
  * images as in the forward: gw_g += gout_g @ col^T and
  * gx_g += col2im(W_g^T @ gout_g), gout_g regrouped to (cg_out, nb plane). */
 static dc_status conv_grads(const dc_tensor *x, const dc_tensor *wc, const dc_tensor *gc,
-                            const conv_geom *g, dc_tensor *gx, dc_tensor *gw) {
+                            const conv_geom *g, const dc_tensor *saved_col, dc_tensor *gx,
+                            dc_tensor *gw) {
     dc_dtype dt = gc->dtype;
     size_t es = dc_dtype_size(dt);
     if (g->kcols == 0 || g->cg_out == 0 || g->n == 0) return DC_OK;
@@ -482,10 +511,12 @@ static dc_status conv_grads(const dc_tensor *x, const dc_tensor *wc, const dc_te
                 go = gore;
             }
             if (gw) {   /* gw_g += gout_g @ col^T */
-                for (int64_t k = 0; k < nb; k++)
+                /* the forward's matrix when it kept it (the whole batch, one group) */
+                const char *cm = saved_col ? (const char *)dc__tensor_data(saved_col) : col;
+                for (int64_t k = 0; !saved_col && k < nb; k++)
                     im2col(dt, x_block(x, n0 + k, grp, g), xs, g,
                            col + (size_t)(k * g->plane) * es, ld);
-                st = dc__gemm(dt, false, true, g->cg_out, g->kcols, ld, 1.0, go, ld, col, ld,
+                st = dc__gemm(dt, false, true, g->cg_out, g->kcols, ld, 1.0, go, ld, cm, ld,
                               1.0, elem(dc__tensor_data(gw), dt, woff), g->kcols);
             }
             if (gx && st == DC_OK) {   /* gx_n,g += col2im(W_g^T @ gout_g) */
@@ -522,7 +553,12 @@ dc_status dc__conv2d_backward(dc_node *node, dc_tensor *out, dc_tensor *gout,
     if (!gc || !wc || (x->requires_grad && !gx) || (w->requires_grad && !gw) ||
         (b && b->requires_grad && !gb))
         st = dc_last_status();
-    if (st == DC_OK) st = conv_grads(x, wc, gc, &g, gx, gw);
+    /* a kept column matrix matches this geometry only if nothing differs */
+    const dc_tensor *saved = node->saved;
+    if (saved && (saved->shape[0] != g.kcols || saved->shape[1] != g.n * g.plane ||
+                  !col_reusable(&g, x->dtype)))
+        saved = NULL;
+    if (st == DC_OK) st = conv_grads(x, wc, gc, &g, saved, gx, gw);
     if (st == DC_OK && gb) {
         if (gc->dtype == DC_F32) bias_grad_f32(dc__tensor_data(gc), &g, dc__tensor_data(gb));
         else bias_grad_f64(dc__tensor_data(gc), &g, dc__tensor_data(gb));
