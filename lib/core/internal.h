@@ -294,6 +294,7 @@ typedef enum dc_op_id {
     /* fused ops of training steps (lib/ops/norm.c, softmax.c, recurrent.c) */
     DC_OP_LAYER_NORM = 134,
     DC_OP_LINEAR = 135,       /* x @ w^T + b, the product of nn.Linear */
+    DC_OP_CROSS_ENTROPY = 136, /* class-index cross-entropy of (N, C) rows */
     DC_OP_ID_LIMIT = 256      /* table size; not an op */
 } dc_op_id;
 
@@ -301,7 +302,6 @@ typedef enum dc_op_id {
  * gout its gradient (out's shape and dtype). For each input i that
  * requires grad, store a new reference of input i's shape in gin[i] (or
  * leave NULL: no contribution). Runs with recording off inside a scope
-    DC_OP_CROSS_ENTROPY = 136, /* class-index cross-entropy of (N, C) rows */
  * that dc_backward opens, so public ops may be used freely; what is
  * stored in gin must be owned by the backward (dc_retain what came from
  * a public op). */
