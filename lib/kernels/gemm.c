@@ -44,6 +44,8 @@ static dc_gemm_isa isa_of_core(const char *core) {
 /* Once, at the first use of any GEMM function: the environment's
  * backend, OpenBLAS's core, OpenBLAS on one thread. */
 static void gemm_init(void) {
+    /* read once (pthread_once); only a host calling setenv meanwhile races
+     * NOLINTNEXTLINE(concurrency-mt-unsafe) */
     const char *env = getenv("DC_GEMM_BACKEND");
     int backend = DC_GEMM_AUTO;
     if (env && strcmp(env, "own") == 0) backend = DC_GEMM_OWN;
@@ -74,8 +76,6 @@ dc_gemm_backend dc_get_gemm_backend(void) {
     return (dc_gemm_backend)atomic_load(&g_backend);
 }
 
-/* DC_GEMM_AUTO for an f32 product: ours, or cblas? */
-static bool auto_picks_own(int64_t m, int64_t n, int64_t k) {
 /* Products this small (a batch-1 layer of a small MLP) cost more in any
  * GEMM's setup (packing, blocking, the thread pool, cblas's checks) than
  * in arithmetic: under DC_GEMM_AUTO they run as plain loops. */
@@ -99,6 +99,8 @@ static bool auto_picks_own(int64_t m, int64_t n, int64_t k) {
 TINY_GEMM(tiny_sgemm, float)
 TINY_GEMM(tiny_dgemm, double)
 
+/* DC_GEMM_AUTO for an f32 product: ours, or cblas? */
+static bool auto_picks_own(int64_t m, int64_t n, int64_t k) {
     dc_gemm_isa own = dc__gemm_isa();
     if (own > g_blas_isa) return true;
     if (own < g_blas_isa) return false;
@@ -213,8 +215,6 @@ dc_status dc__gemm(dc_dtype dtype, bool trans_a, bool trans_b, int64_t m, int64_
     if (m <= 0 || n <= 0) return DC_OK;
     ensure_init();
     int backend = atomic_load(&g_backend);
-    if (dtype == DC_F32 && (backend == DC_GEMM_OWN ||
-                            (backend == DC_GEMM_AUTO && auto_picks_own(m, n, k))))
     if (backend == DC_GEMM_AUTO && (double)m * (double)n * (double)k <= TINY_PRODUCT) {
         if (dtype == DC_F32)
             tiny_sgemm(trans_a, trans_b, m, n, k, (float)alpha, a, lda, b, ldb, (float)beta, c,
@@ -223,6 +223,8 @@ dc_status dc__gemm(dc_dtype dtype, bool trans_a, bool trans_b, int64_t m, int64_
             tiny_dgemm(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
         return DC_OK;
     }
+    if (dtype == DC_F32 && (backend == DC_GEMM_OWN ||
+                            (backend == DC_GEMM_AUTO && auto_picks_own(m, n, k))))
         return dc__sgemm_own(trans_a, trans_b, m, n, k, (float)alpha, a, lda, b, ldb,
                              (float)beta, c, ldc);
     blas_job j = {.dtype = dtype, .trans_a = trans_a, .trans_b = trans_b, .m = m, .n = n,
