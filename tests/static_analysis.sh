@@ -79,7 +79,7 @@ if [ "$which" = all ] || [ "$which" = clang-tidy ]; then
         echo "clang-tidy findings, one line each:"
         cat "$out/tidy-findings.txt"
         echo "by check:"
-        grep -oE '\[[a-z0-9.,-]+\]$' "$out/tidy-findings.txt" | sort | uniq -c | sort -rn
+        grep -oE '\[[A-Za-z0-9.,-]+\]$' "$out/tidy-findings.txt" | sort | uniq -c | sort -rn
         failed=1
     fi
     echo "clang-tidy: $n finding(s) in $(echo "$sources" | wc -l) files"

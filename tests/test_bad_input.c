@@ -46,6 +46,29 @@ static dc_tensor *mk(dc_dtype dtype, int ndim, const int64_t *shape, double v) {
 /* Sizes whose element count overflows int64. */
 static const int64_t HUGE_SHAPE[2] = {INT64_MAX / 2, 4};
 
+/* The rule of doc/reliability.md for messages: they start with the name
+ * of the public function that failed, "dc_xxx: what is wrong" (or
+ * "dc_xxx (Model): ..." for a zoo model's forward). A layer's forward
+ * names the layer instead, as doc/reliability.md says:
+ * "Linear(in=4, out=3): ...", "Sequential[2]: Linear(...): ...". */
+static bool names_function(const char *m) {
+    if (strncmp(m, "dc_", 3) != 0) return false;
+    size_t n = 3 + strspn(m + 3, "abcdefghijklmnopqrstuvwxyz0123456789_");
+    return n > 3 && (strncmp(m + n, ": ", 2) == 0 || strncmp(m + n, " (", 2) == 0);
+}
+static bool names_layer(const char *m) {
+    size_t n = strspn(m, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789");
+    return n > 0 && m[0] >= 'A' && m[0] <= 'Z' && (m[n] == '(' || m[n] == '[') &&
+           strstr(m, ": ") != NULL;
+}
+static void assert_message_named(const char *expr) {
+    const char *m = dc_last_error();
+    bool forward = strncmp(expr, "dc_module_forward(", 18) == 0;
+    ck_assert_msg(names_function(m) || (forward && names_layer(m)),
+                  "%s: %s: the message does not start with \"dc_xxx: \": \"%s\"",
+                  cur_name, expr, m);
+}
+
 /* expr returns a pointer: NULL with status and a message. */
 #define NULLW(expr, status)                                                   \
     do {                                                                      \
@@ -58,6 +81,7 @@ static const int64_t HUGE_SHAPE[2] = {INT64_MAX / 2, 4};
                       dc_last_error(), dc_status_str(status));                \
         ck_assert_msg(dc_last_error()[0] != '\0', "%s: %s set no message",    \
                       cur_name, #expr);                                       \
+        assert_message_named(#expr);                                          \
     } while (0)
 /* expr returns a status: this failure, with a message. */
 #define FAILS(expr, status)                                                   \
@@ -69,6 +93,7 @@ static const int64_t HUGE_SHAPE[2] = {INT64_MAX / 2, 4};
                       dc_status_str(status));                                 \
         ck_assert_msg(dc_last_error()[0] != '\0', "%s: %s set no message",    \
                       cur_name, #expr);                                       \
+        assert_message_named(#expr);                                          \
         ck_assert_msg(dc_last_status() == (status), "%s: %s recorded %s",     \
                       cur_name, #expr, dc_status_str(dc_last_status()));      \
     } while (0)
@@ -84,6 +109,7 @@ static const int64_t HUGE_SHAPE[2] = {INT64_MAX / 2, 4};
                       dc_last_error(), dc_status_str(status));                \
         ck_assert_msg(dc_last_error()[0] != '\0', "%s: %s set no message",    \
                       cur_name, #expr);                                       \
+        assert_message_named(#expr);                                          \
     } while (0)
 /* stmt (a release of NULL) is a no-op: no error is recorded. */
 #define HARMLESS(stmt)                                                        \

@@ -5,26 +5,32 @@
 #include <string.h>
 
 dc_tensor *dc_empty(dc_dtype dtype, int ndim, const int64_t *shape) {
-    return dc__publish(dc__tensor_new(dtype, ndim, shape, false));
+    return dc__publish(dc__tensor_new_for("dc_empty", dtype, ndim, shape, false));
 }
 
 dc_tensor *dc_zeros(dc_dtype dtype, int ndim, const int64_t *shape) {
-    return dc__publish(dc__tensor_new(dtype, ndim, shape, true));
+    return dc__publish(dc__tensor_new_for("dc_zeros", dtype, ndim, shape, true));
 }
 
-dc_tensor *dc_full(dc_dtype dtype, int ndim, const int64_t *shape, double value) {
-    dc_tensor *t = dc__tensor_new(dtype, ndim, shape, false);
+/* A new tensor filled with value; a bad dtype or shape names func. */
+static dc_tensor *filled(const char *func, dc_dtype dtype, int ndim, const int64_t *shape,
+                         double value) {
+    dc_tensor *t = dc__tensor_new_for(func, dtype, ndim, shape, false);
     if (!t) return NULL;
     dc_fill(t, value);
     return dc__publish(t);
 }
 
+dc_tensor *dc_full(dc_dtype dtype, int ndim, const int64_t *shape, double value) {
+    return filled("dc_full", dtype, ndim, shape, value);
+}
+
 dc_tensor *dc_ones(dc_dtype dtype, int ndim, const int64_t *shape) {
-    return dc_full(dtype, ndim, shape, 1.0);
+    return filled("dc_ones", dtype, ndim, shape, 1.0);
 }
 
 dc_tensor *dc_scalar(dc_dtype dtype, double value) {
-    return dc_full(dtype, 0, NULL, value);
+    return filled("dc_scalar", dtype, 0, NULL, value);
 }
 
 dc_tensor *dc_arange(dc_dtype dtype, double start, double stop, double step) {
@@ -39,7 +45,7 @@ dc_tensor *dc_arange(dc_dtype dtype, double start, double stop, double step) {
         return NULL;
     }
     int64_t n = (int64_t)count;
-    dc_tensor *t = dc__tensor_new(dtype, 1, &n, false);
+    dc_tensor *t = dc__tensor_new_for("dc_arange", dtype, 1, &n, false);
     if (!t) return NULL;
     void *d = dc__tensor_data(t);
     for (int64_t i = 0; i < n; i++) dc__store(d, dtype, i, start + (double)i * step);
@@ -47,7 +53,7 @@ dc_tensor *dc_arange(dc_dtype dtype, double start, double stop, double step) {
 }
 
 dc_tensor *dc_from_data(dc_dtype dtype, int ndim, const int64_t *shape, const void *data) {
-    dc_tensor *t = dc__tensor_new(dtype, ndim, shape, false);
+    dc_tensor *t = dc__tensor_new_for("dc_from_data", dtype, ndim, shape, false);
     if (!t) return NULL;
     size_t bytes = (size_t)t->numel * dc_dtype_size(dtype);
     if (bytes > 0 && !data) {
@@ -66,7 +72,7 @@ dc_tensor *dc_wrap_data(dc_dtype dtype, int ndim, const int64_t *shape, void *da
         dc__fail(DC_E_DTYPE, "dc_wrap_data: unknown dtype %d", (int)dtype);
         return NULL;
     }
-    if (dc__check_shape(ndim, shape, &numel) != DC_OK) return NULL;
+    if (dc__check_shape("dc_wrap_data", ndim, shape, &numel) != DC_OK) return NULL;
     if (!data) {
         dc__fail(DC_E_INVALID, "dc_wrap_data: 'data' is NULL");
         return NULL;
@@ -111,7 +117,7 @@ static dc_tensor *random_tensor(const char *func, dc_rng *rng, dc_dtype dtype,
         dc__fail(DC_E_INVALID, "%s: invalid parameters (%g, %g)", func, a, b);
         return NULL;
     }
-    dc_tensor *t = dc__tensor_new(dtype, ndim, shape, false);
+    dc_tensor *t = dc__tensor_new_for(func, dtype, ndim, shape, false);
     if (!t) return NULL;
     if (!rng) rng = dc__thread_rng();
     void *d = dc__tensor_data(t);

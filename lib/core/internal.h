@@ -124,8 +124,11 @@ static inline bool dc__is_tensor(const dc_tensor *t) {
 }
 
 /* Checks the shape (ndim 0..DC_MAX_DIMS, sizes >= 0, numel fits) and
- * writes numel. Records the error and returns its status on failure. */
-dc_status dc__check_shape(int ndim, const int64_t *shape, int64_t *numel);
+ * writes numel. Records the error, "func: what is wrong", and returns its
+ * status on failure. func is the public function the shape was given to
+ * (NULL only for shapes that cannot be wrong: the message then names
+ * none). */
+dc_status dc__check_shape(const char *func, int ndim, const int64_t *shape, int64_t *numel);
 /* Fills row-major contiguous strides. */
 void dc__contiguous_strides(int ndim, const int64_t *shape, int64_t *strides);
 
@@ -133,6 +136,10 @@ void dc__contiguous_strides(int ndim, const int64_t *shape, int64_t *strides);
  * zero is set). The caller owns the one reference; it is in no scope. */
 dc_tensor *dc__tensor_new(dc_dtype dtype, int ndim, const int64_t *shape,
                           bool zero);
+/* The same for a dtype and shape a caller of the public function func
+ * gave: a bad one is reported as "func: ...". */
+dc_tensor *dc__tensor_new_for(const char *func, dc_dtype dtype, int ndim,
+                              const int64_t *shape, bool zero);
 /* A new tensor header over base's storage (a view). Owned by the caller. */
 dc_tensor *dc__tensor_view(dc_tensor *base, int ndim, const int64_t *shape,
                            const int64_t *strides, int64_t offset);
@@ -354,6 +361,14 @@ void dc__node_free(dc_node *node);
  * gradient of a broadcast. Returns a new reference via the public ops
  * (so it is in the current scope, if any). */
 dc_tensor *dc__sum_to_shape(dc_tensor *g, int ndim, const int64_t *shape);
+
+/* The status to return after a function returned NULL: the failure it
+ * recorded, and never DC_OK (DC_E_INTERNAL if it recorded none), so the
+ * caller's error path is taken for certain. */
+static inline dc_status dc__failure_status(void) {
+    dc_status st = dc_last_status();
+    return st != DC_OK ? st : DC_E_INTERNAL;
+}
 
 /* Convenience for backward functions: stores g in gin[i] with a reference
  * of its own (g comes from a public op and belongs to a scope). */

@@ -8,25 +8,31 @@
 /* Shapes                                                            */
 /* ---------------------------------------------------------------- */
 
-dc_status dc__check_shape(int ndim, const int64_t *shape, int64_t *numel) {
+/* "func: " before a message, or nothing when func is NULL. */
+#define FUNC_PREFIX(func) (func) ? (func) : "", (func) ? ": " : ""
+
+dc_status dc__check_shape(const char *func, int ndim, const int64_t *shape, int64_t *numel) {
     if (ndim < 0 || ndim > DC_MAX_DIMS)
-        return dc__fail(DC_E_SHAPE, "ndim %d is outside 0..%d", ndim, DC_MAX_DIMS);
+        return dc__fail(DC_E_SHAPE, "%s%sndim %d is outside 0..%d", FUNC_PREFIX(func), ndim,
+                        DC_MAX_DIMS);
     if (ndim > 0 && shape == NULL)
-        return dc__fail(DC_E_INVALID, "shape is NULL for ndim %d", ndim);
+        return dc__fail(DC_E_INVALID, "%s%s'shape' is NULL for ndim %d", FUNC_PREFIX(func),
+                        ndim);
     /* The product of the non-zero sizes must fit too: strides are computed
      * from it even when an axis of size 0 makes the tensor empty. */
     int64_t n = 1;
     bool empty = false;
     for (int i = 0; i < ndim; i++) {
         if (shape[i] < 0)
-            return dc__fail(DC_E_SHAPE, "size %lld of axis %d is negative",
-                            (long long)shape[i], i);
+            return dc__fail(DC_E_SHAPE, "%s%ssize %lld of axis %d is negative",
+                            FUNC_PREFIX(func), (long long)shape[i], i);
         if (shape[i] == 0) {
             empty = true;
             continue;
         }
         if (n > INT64_MAX / 16 / shape[i])
-            return dc__fail(DC_E_OVERFLOW, "the element count of the shape overflows");
+            return dc__fail(DC_E_OVERFLOW, "%s%sthe element count of the shape overflows",
+                            FUNC_PREFIX(func));
         n *= shape[i];
     }
     *numel = empty ? 0 : n;
@@ -126,12 +132,17 @@ static dc_tensor *header_new(dc_dtype dtype, int ndim, const int64_t *shape,
 }
 
 dc_tensor *dc__tensor_new(dc_dtype dtype, int ndim, const int64_t *shape, bool zero) {
+    return dc__tensor_new_for(NULL, dtype, ndim, shape, zero);
+}
+
+dc_tensor *dc__tensor_new_for(const char *func, dc_dtype dtype, int ndim,
+                              const int64_t *shape, bool zero) {
     int64_t numel;
     if (!dc__dtype_valid(dtype)) {
-        dc__fail(DC_E_DTYPE, "unknown dtype %d", (int)dtype);
+        dc__fail(DC_E_DTYPE, "%s%sunknown dtype %d", FUNC_PREFIX(func), (int)dtype);
         return NULL;
     }
-    if (dc__check_shape(ndim, shape, &numel) != DC_OK) return NULL;
+    if (dc__check_shape(func, ndim, shape, &numel) != DC_OK) return NULL;
     int64_t strides[DC_MAX_DIMS];
     dc__contiguous_strides(ndim, shape, strides);
     /* numel is set whenever dc__check_shape returns DC_OK (dc__fail never returns DC_OK)
@@ -146,7 +157,7 @@ dc_tensor *dc__tensor_new(dc_dtype dtype, int ndim, const int64_t *shape, bool z
 dc_tensor *dc__tensor_view(dc_tensor *base, int ndim, const int64_t *shape,
                            const int64_t *strides, int64_t offset) {
     int64_t numel;
-    if (dc__check_shape(ndim, shape, &numel) != DC_OK) return NULL;
+    if (dc__check_shape(NULL, ndim, shape, &numel) != DC_OK) return NULL;
     dc_tensor *t = header_new(base->dtype, ndim, shape, strides, offset, numel,
                               base->storage);
     if (t) atomic_fetch_add(&base->storage->refcount, 1);

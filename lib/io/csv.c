@@ -118,8 +118,11 @@ static void quote_field(const char *s, size_t len, char *out, size_t out_size) {
     size_t n = len < 40 ? len : 40;
     if (n > out_size - 4) n = out_size - 4;
     size_t j = 0;
-    for (size_t i = 0; i < n; i++)
-        out[j++] = (s[i] >= 0x20 && s[i] < 0x7f) ? s[i] : '?';
+    for (size_t i = 0; i < n; i++) {
+        char ch = s[i];
+        if (ch < 0x20 || ch >= 0x7f) ch = '?';
+        out[j++] = ch;
+    }
     if (n < len) {
         out[j++] = '.';
         out[j++] = '.';
@@ -217,10 +220,10 @@ static dc_status parse_row(const csv_reader *r, const csv_line *line, dc_tensor 
         size_t len = (size_t)(b - a);
         if (len == 0)
             return csv_error(r, "line %lld, column %lld: empty field",
-                             (long long)line->number, (long long)(c + 1));
+                             (long long)line->number, (long long)c + 1);
         if (len > CSV_MAX_FIELD)
             return csv_error(r, "line %lld, column %lld: field of %zu characters is too long",
-                             (long long)line->number, (long long)(c + 1), len);
+                             (long long)line->number, (long long)c + 1, len);
         memcpy(field, a, len);
         field[len] = '\0';
         double f = 0;
@@ -230,7 +233,7 @@ static dc_status parse_row(const csv_reader *r, const csv_line *line, dc_tensor 
             char shown[48];
             quote_field(a, len, shown, sizeof shown);
             return csv_error(r, "line %lld, column %lld: '%s' %s", (long long)line->number,
-                             (long long)(c + 1), shown, why);
+                             (long long)c + 1, shown, why);
         }
         store(data, out->dtype, row * cols + c, f, v);
         if (comma) p = comma + 1;

@@ -29,9 +29,11 @@
 
 dc_status dc__read_file(const char *path, size_t max_size, const char *func,
                         unsigned char **data, size_t *size) {
+    *data = NULL;
+    *size = 0;
     FILE *f = fopen(path, "rb");
     if (!f)
-        return dc__fail(DC_E_IO, "%s: cannot open '%s': %s", func, path, strerror(errno));
+        return dc__fail(DC_E_IO, "%s: cannot open '%s': %s", func, path, DC__ERRNO_TEXT(errno));
     struct stat st;
     size_t cap = 65536;
     if (fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode) && st.st_size >= 0 &&
@@ -61,7 +63,7 @@ dc_status dc__read_file(const char *path, size_t max_size, const char *func,
         if (len < cap) {  /* a short read: the end of the file, or an error */
             if (ferror(f))
                 status = dc__fail(DC_E_IO, "%s: cannot read '%s': %s", func, path,
-                                  strerror(errno ? errno : EIO));
+                                  DC__ERRNO_TEXT(errno ? errno : EIO));
             break;
         }
     }
@@ -105,15 +107,19 @@ typedef struct idx_header {
 
 /* Records DC_E_FORMAT with "dc_idx_load: ['origin': ]detail". */
 DC_PRINTF(2, 3)
-static dc_status idx_error(const char *origin, const char *fmt, ...) {
+static void idx_report(const char *origin, const char *fmt, ...) {
     char detail[400];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(detail, sizeof detail, fmt, ap);
     va_end(ap);
-    if (origin) return dc__fail(DC_E_FORMAT, "dc_idx_load: '%s': %s", origin, detail);
-    return dc__fail(DC_E_FORMAT, "dc_idx_load: %s", detail);
+    if (origin) dc__fail(DC_E_FORMAT, "dc_idx_load: '%s': %s", origin, detail);
+    else dc__fail(DC_E_FORMAT, "dc_idx_load: %s", detail);
 }
+/* idx_report's status, DC_E_FORMAT, spelled out at each call: the static
+ * analyzer does not follow variadic functions, and would otherwise take
+ * every error path for one that may return DC_OK. */
+#define IDX_ERROR(...) (idx_report(__VA_ARGS__), DC_E_FORMAT)
 
 static uint32_t be32(const unsigned char *p) {
     return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
@@ -121,15 +127,15 @@ static uint32_t be32(const unsigned char *p) {
 
 /* The 4 magic bytes: 0, 0, type, ndim. */
 static dc_status parse_magic(const unsigned char *p, idx_header *h, const char *origin) {
-    if (p[0] != 0 || p[1] != 0)
-        return idx_error(origin, "bad magic %02x %02x (an IDX file starts with 00 00)",
-                         p[0], p[1]);
     h->type = NULL;
+    if (p[0] != 0 || p[1] != 0)
+        return IDX_ERROR(origin, "bad magic %02x %02x (an IDX file starts with 00 00)",
+                         p[0], p[1]);
     for (size_t i = 0; i < sizeof idx_types / sizeof idx_types[0]; i++)
         if (idx_types[i].code == p[2]) h->type = &idx_types[i];
-    if (!h->type) return idx_error(origin, "unknown element type 0x%02x", p[2]);
+    if (!h->type) return IDX_ERROR(origin, "unknown element type 0x%02x", p[2]);
     if (p[3] < 1 || p[3] > DC_MAX_DIMS)
-        return idx_error(origin, "%u dimensions (1..%d supported)", p[3], DC_MAX_DIMS);
+        return IDX_ERROR(origin, "%u dimensions (1..%d supported)", p[3], DC_MAX_DIMS);
     h->ndim = p[3];
     h->header_bytes = 4 + 4 * (size_t)h->ndim;
     return DC_OK;
@@ -144,24 +150,24 @@ static dc_status parse_dims(const unsigned char *p, idx_header *h, uint64_t limi
     uint64_t nonzero = 1;
     bool empty = false;
     for (int i = 0; i < h->ndim; i++) {
-        uint32_t d = be32(p + 4 * i);
+        uint32_t d = be32(p + 4 * (size_t)i);
         h->shape[i] = d;
         if (d == 0) {
             empty = true;
             continue;
         }
         if (nonzero > (uint64_t)INT64_MAX / 16 / d)
-            return idx_error(origin, "the sizes in the header overflow");
+            return IDX_ERROR(origin, "the sizes in the header overflow");
         nonzero *= d;
     }
     h->numel = empty ? 0 : nonzero;
     uint64_t out_size = dc_dtype_size(h->type->dtype);
     if (h->numel > limit / out_size)
-        return idx_error(origin,
+        return IDX_ERROR(origin,
                          "the header claims %llu elements (%llu bytes), more than the "
                          "limit of %llu bytes",
                          (unsigned long long)h->numel,
-                         (unsigned long long)(h->numel * out_size),
+                         (unsigned long long)h->numel * out_size,
                          (unsigned long long)limit);
     h->payload = h->numel * h->type->width;
     return DC_OK;
@@ -233,21 +239,21 @@ static dc_tensor *parse_plain(const unsigned char *p, size_t size, uint64_t limi
                               const char *origin) {
     idx_header h;
     if (size < 4) {
-        idx_error(origin, "%zu bytes are too short for an IDX header", size);
+        idx_report(origin, "%zu bytes are too short for an IDX header", size);
         return NULL;
     }
     if (parse_magic(p, &h, origin) != DC_OK) return NULL;
     if (size < h.header_bytes) {
-        idx_error(origin, "the header of %zu bytes is cut off after %zu", h.header_bytes,
-                  size);
+        idx_report(origin, "the header of %zu bytes is cut off after %zu", h.header_bytes,
+                   size);
         return NULL;
     }
     if (parse_dims(p + 4, &h, limit, origin) != DC_OK) return NULL;
     uint64_t present = size - h.header_bytes;
     if (h.payload != present) {
-        idx_error(origin, "the header claims %llu bytes of data but %llu follow it%s",
-                  (unsigned long long)h.payload, (unsigned long long)present,
-                  h.payload > present ? " (truncated)" : " (trailing garbage)");
+        idx_report(origin, "the header claims %llu bytes of data but %llu follow it%s",
+                   (unsigned long long)h.payload, (unsigned long long)present,
+                   h.payload > present ? " (truncated)" : " (trailing garbage)");
         return NULL;
     }
     return make_tensor(&h, p + h.header_bytes);
@@ -299,10 +305,10 @@ static dc_status gz_member_end(gz_reader *g) {
     }
     if (left >= 2 && g->base[at] == 0x1f && g->base[at + 1] == 0x8b) {
         if (inflateReset(&g->zs) != Z_OK)
-            return idx_error(g->origin, "cannot restart the gzip stream");
+            return IDX_ERROR(g->origin, "cannot restart the gzip stream");
         return DC_OK;
     }
-    return idx_error(g->origin, "%zu bytes of trailing garbage after the gzip stream", left);
+    return IDX_ERROR(g->origin, "%zu bytes of trailing garbage after the gzip stream", left);
 }
 
 /* Inflates up to n bytes into dst; *got is less than n only at the end of
@@ -321,11 +327,11 @@ static dc_status gz_read(gz_reader *g, unsigned char *dst, size_t n, size_t *got
             if (st != DC_OK) return st;
         } else if (rc == Z_BUF_ERROR) {
             if (g->zs.avail_in == 0 && gz_consumed(g) == g->size)
-                return idx_error(g->origin, "the gzip stream is truncated");
+                return IDX_ERROR(g->origin, "the gzip stream is truncated");
         } else if (rc == Z_MEM_ERROR) {
             return DC_E_NOMEM;
         } else if (rc != Z_OK) {
-            return idx_error(g->origin, "corrupt gzip data (%s)",
+            return IDX_ERROR(g->origin, "corrupt gzip data (%s)",
                              g->zs.msg ? g->zs.msg : "inflate failed");
         }
     }
@@ -339,7 +345,7 @@ static dc_status gz_read_exact(gz_reader *g, unsigned char *dst, size_t n, const
     dc_status st = gz_read(g, dst, n, &got);
     if (st != DC_OK) return st;
     if (got < n)
-        return idx_error(g->origin, "the %s ends after %zu of %zu bytes", what, got, n);
+        return IDX_ERROR(g->origin, "the %s ends after %zu of %zu bytes", what, got, n);
     return DC_OK;
 }
 
@@ -365,7 +371,7 @@ static dc_status gz_read_payload(gz_reader *g, size_t payload, unsigned char **o
         size_t got;
         st = gz_read(g, buf + have, cap - have, &got);
         if (st == DC_OK && got < cap - have)
-            st = idx_error(g->origin,
+            st = IDX_ERROR(g->origin,
                            "the header claims %zu bytes of data but the stream holds %zu "
                            "(truncated)", payload, have + got);
         have += got;
@@ -375,7 +381,7 @@ static dc_status gz_read_payload(gz_reader *g, size_t payload, unsigned char **o
         size_t got;
         st = gz_read(g, &extra, 1, &got);
         if (st == DC_OK && got != 0)
-            st = idx_error(g->origin,
+            st = IDX_ERROR(g->origin,
                            "the stream holds more than the %zu bytes of data the header "
                            "claims (trailing garbage)", payload);
     }
@@ -396,10 +402,10 @@ static dc_tensor *parse_gzip_stream(gz_reader *g, uint64_t limit) {
     if (parse_dims(head + 4, &h, limit, g->origin) != DC_OK) return NULL;
     uint64_t max_out = (uint64_t)g->size * DEFLATE_MAX_RATIO;
     if (h.payload + h.header_bytes > max_out + 64 || h.payload > SIZE_MAX) {
-        idx_error(g->origin,
-                  "the header claims %llu bytes of data; %zu compressed bytes cannot "
-                  "hold that much (truncated or hostile)",
-                  (unsigned long long)h.payload, g->size);
+        idx_report(g->origin,
+                   "the header claims %llu bytes of data; %zu compressed bytes cannot "
+                   "hold that much (truncated or hostile)",
+                   (unsigned long long)h.payload, g->size);
         return NULL;
     }
     unsigned char *payload = NULL;

@@ -116,7 +116,7 @@ static dc_tensor *confusion(const dc_tensor *pred, const dc_tensor *target, int6
     if (check_pair(pred, target, func, true) != DC_OK) return NULL;
     if (check_classes(C, func) != DC_OK) return NULL;
     int64_t shape[2] = {C, C};
-    dc_tensor *cm = dc__tensor_new(DC_I64, 2, shape, true);
+    dc_tensor *cm = dc__tensor_new_for(func, DC_I64, 2, shape, true);
     if (!cm) return NULL;
     if (count_confusion(pred, target, C, dc__tensor_data(cm), func) != DC_OK) {
         dc_release(cm);
@@ -138,7 +138,7 @@ typedef struct class_counts {
 static dc_status gather_counts(const dc_tensor *pred, const dc_tensor *target, int64_t C,
                                const char *func, class_counts *cc) {
     dc_tensor *cm = confusion(pred, target, C, func);
-    if (!cm) return dc_last_status();
+    if (!cm) return dc__failure_status();
     int64_t *buf = dc__calloc((size_t)C, 3 * sizeof *buf);
     if (!buf) {
         dc_release(cm);

@@ -212,7 +212,7 @@ dc_tensor *dc_one_hot(const dc_tensor *labels, int64_t num_classes, dc_dtype dty
     memcpy(shape, labels->shape, (size_t)labels->ndim * sizeof *shape);
     shape[labels->ndim] = num_classes;
     dc_tensor *lab = dc__tensor_new(DC_I64, labels->ndim, labels->shape, false);
-    dc_tensor *out = lab ? dc__tensor_new(dtype, labels->ndim + 1, shape, true) : NULL;
+    dc_tensor *out = lab ? dc__tensor_new_for(func, dtype, labels->ndim + 1, shape, true) : NULL;
     if (!out) {
         dc_release(lab);
         return NULL;

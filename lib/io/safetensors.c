@@ -437,7 +437,7 @@ static bool read_all(FILE *f, unsigned char **out, size_t *size, const char *fun
     for (;;) {
         len += fread(buf + len, 1, cap - len, f);
         if (ferror(f)) {
-            dc__fail(DC_E_IO, "%s: reading '%s': %s", func, path, strerror(errno));
+            dc__fail(DC_E_IO, "%s: reading '%s': %s", func, path, DC__ERRNO_TEXT(errno));
             dc__free(buf);
             return false;
         }
@@ -469,7 +469,7 @@ dc_safetensors *dc__st_open(const char *path, const char *func) {
     }
     FILE *f = fopen(path, "rb");
     if (!f) {
-        dc__fail(DC_E_IO, "%s: cannot open '%s': %s", func, path, strerror(errno));
+        dc__fail(DC_E_IO, "%s: cannot open '%s': %s", func, path, DC__ERRNO_TEXT(errno));
         return NULL;
     }
     unsigned char *bytes;
@@ -699,7 +699,7 @@ static dc_status build_header(dc_strbuf *b, const char *const *names, dc_tensor 
             dc__sb_printf(b, d ? ",%lld" : "%lld", (long long)t->shape[d]);
         uint64_t nbytes = (uint64_t)t->numel * dc_dtype_size(t->dtype);
         dc__sb_printf(b, "],\"data_offsets\":[%llu,%llu]}", (unsigned long long)offset,
-                      (unsigned long long)(offset + nbytes));
+                      (unsigned long long)offset + nbytes);
         offset += nbytes;
     }
     dc__sb_puts(b, "}");
@@ -726,7 +726,7 @@ static dc_status write_all(int fd, const void *p, size_t n, const char *func, co
         ssize_t w = injected_io_fault() ? -1 : write(fd, c, n);
         if (w < 0) {
             if (errno == EINTR) continue;
-            return dc__fail(DC_E_IO, "%s: writing '%s': %s", func, tmp, strerror(errno));
+            return dc__fail(DC_E_IO, "%s: writing '%s': %s", func, tmp, DC__ERRNO_TEXT(errno));
         }
         c += w;
         n -= (size_t)w;
@@ -779,7 +779,7 @@ static dc_status write_atomically(const char *path, const dc_strbuf *hdr,
     int fd = mkstemp(tmp);
     if (fd < 0) {
         dc_status s = dc__fail(DC_E_IO, "%s: cannot create a temporary file beside '%s': %s",
-                               func, path, strerror(errno));
+                               func, path, DC__ERRNO_TEXT(errno));
         dc__free(tmp);
         return s;
     }
@@ -789,18 +789,19 @@ static dc_status write_atomically(const char *path, const dc_strbuf *hdr,
     mode_t mode = stat(path, &sb) == 0 ? (sb.st_mode & 07777) : 0644;
     dc_status s = DC_OK;
     if (fchmod(fd, mode) != 0)
-        s = dc__fail(DC_E_IO, "%s: chmod '%s': %s", func, tmp, strerror(errno));
+        s = dc__fail(DC_E_IO, "%s: chmod '%s': %s", func, tmp, DC__ERRNO_TEXT(errno));
     unsigned char len8[8];
     store_le64(len8, hdr->len);
     if (s == DC_OK) s = write_all(fd, len8, 8, func, tmp);
     if (s == DC_OK) s = write_all(fd, hdr->data, hdr->len, func, tmp);
     for (int64_t i = 0; i < n && s == DC_OK; i++) s = write_tensor(fd, tensors[i], func, tmp);
     if (s == DC_OK && (injected_io_fault() || fsync(fd) != 0))
-        s = dc__fail(DC_E_IO, "%s: fsync '%s': %s", func, tmp, strerror(errno));
+        s = dc__fail(DC_E_IO, "%s: fsync '%s': %s", func, tmp, DC__ERRNO_TEXT(errno));
     if (close(fd) != 0 && s == DC_OK)
-        s = dc__fail(DC_E_IO, "%s: closing '%s': %s", func, tmp, strerror(errno));
+        s = dc__fail(DC_E_IO, "%s: closing '%s': %s", func, tmp, DC__ERRNO_TEXT(errno));
     if (s == DC_OK && (injected_io_fault() || rename(tmp, path) != 0))
-        s = dc__fail(DC_E_IO, "%s: renaming '%s' to '%s': %s", func, tmp, path, strerror(errno));
+        s = dc__fail(DC_E_IO, "%s: renaming '%s' to '%s': %s", func, tmp, path,
+                     DC__ERRNO_TEXT(errno));
     if (s != DC_OK) unlink(tmp);
     else sync_parent_dir(path);
     dc__free(tmp);
@@ -872,7 +873,8 @@ static char *join(const char *prefix, const char *name) {
     char *s = dc__malloc(a + b + 1);
     if (s) {
         memcpy(s, prefix, a);
-        memcpy(s + a, name, b + 1);
+        memcpy(s + a, name, b);
+        s[a + b] = '\0';
     }
     return s;
 }

@@ -91,9 +91,10 @@ static dc_module *new_layer(const dc_module_vtable *vt, size_t impl_size) {
 }
 
 /* A zeroed f32 tensor owned by the caller (in no scope, whatever the
- * caller's scopes: the module takes it over). */
-static dc_tensor *owned_f32(int ndim, const int64_t *shape, double fill) {
-    dc_tensor *t = dc__tensor_new(DC_F32, ndim, shape, true);
+ * caller's scopes: the module takes it over). A shape too large is
+ * reported as func's (the constructor given the sizes). */
+static dc_tensor *owned_f32(const char *func, int ndim, const int64_t *shape, double fill) {
+    dc_tensor *t = dc__tensor_new_for(func, DC_F32, ndim, shape, true);
     if (t && fill != 0.0 && dc_fill(t, fill) != DC_OK) {
         dc_release(t);
         return NULL;
@@ -105,9 +106,9 @@ static dc_tensor *owned_f32(int ndim, const int64_t *shape, double fill) {
  * sqrt(5)), i.e. U(-1/sqrt(fan_in), 1/sqrt(fan_in)), and a bias of
  * out channels drawn from the same bound, in that order (PyTorch's
  * reset_parameters). fan_in = wshape[1] * prod(kernel sizes). */
-static dc_status add_weight_and_bias(dc_module *m, int ndim, const int64_t *wshape,
-                                     int bias, dc_rng *rng) {
-    dc_tensor *w = owned_f32(ndim, wshape, 0.0);
+static dc_status add_weight_and_bias(const char *func, dc_module *m, int ndim,
+                                     const int64_t *wshape, int bias, dc_rng *rng) {
+    dc_tensor *w = owned_f32(func, ndim, wshape, 0.0);
     if (!w) return dc_last_status();
     dc_status st = dc_init_kaiming_uniform(w, sqrt(5.0), 0, rng);
     if (st != DC_OK) {
@@ -119,7 +120,7 @@ static dc_status add_weight_and_bias(dc_module *m, int ndim, const int64_t *wsha
     int64_t fan_in = 1;
     for (int i = 1; i < ndim; i++) fan_in *= wshape[i];
     double bound = 1.0 / sqrt((double)fan_in);
-    dc_tensor *b = owned_f32(1, &wshape[0], 0.0);
+    dc_tensor *b = owned_f32(func, 1, &wshape[0], 0.0);
     if (!b) return dc_last_status();
     if ((st = dc_init_uniform(b, -bound, bound, rng)) != DC_OK) {
         dc_release(b);
@@ -185,7 +186,8 @@ dc_module *dc_linear_new(int64_t in_features, int64_t out_features, int bias, dc
     L->out = out_features;
     set_desc(m, "Linear(in=%lld, out=%lld)", (long long)in_features, (long long)out_features);
     int64_t wshape[2] = {out_features, in_features};
-    if (add_weight_and_bias(m, 2, wshape, bias, rng) != DC_OK) return abandon(m);
+    if (add_weight_and_bias("dc_linear_new", m, 2, wshape, bias, rng) != DC_OK)
+        return abandon(m);
     return m;
 }
 
@@ -260,7 +262,7 @@ static dc_module *conv_new(const char *func, const dc_module_vtable *vt, int spa
              "groups=%lld)", vt->kind, (long long)in, (long long)out, (long long)kernel,
              (long long)stride, (long long)padding, (long long)dilation, (long long)groups);
     int64_t wshape[4] = {out, in / groups, kernel, kernel};
-    if (add_weight_and_bias(m, 2 + spatial, wshape, bias, rng) != DC_OK) return abandon(m);
+    if (add_weight_and_bias(func, m, 2 + spatial, wshape, bias, rng) != DC_OK) return abandon(m);
     return m;
 }
 
@@ -436,10 +438,10 @@ static dc_module *batch_norm_new(const char *func, const dc_module_vtable *vt, i
                      .min_rank = min_rank, .max_rank = max_rank};
     set_desc(m, "%s(%lld, eps=%g, momentum=%g)", vt->kind, (long long)features, eps, momentum);
     int64_t c = features;
-    if (dc__module_add_param(m, "weight", owned_f32(1, &c, 1.0)) != DC_OK ||
-        dc__module_add_param(m, "bias", owned_f32(1, &c, 0.0)) != DC_OK ||
-        dc__module_add_buffer(m, "running_mean", owned_f32(1, &c, 0.0)) != DC_OK ||
-        dc__module_add_buffer(m, "running_var", owned_f32(1, &c, 1.0)) != DC_OK ||
+    if (dc__module_add_param(m, "weight", owned_f32(func, 1, &c, 1.0)) != DC_OK ||
+        dc__module_add_param(m, "bias", owned_f32(func, 1, &c, 0.0)) != DC_OK ||
+        dc__module_add_buffer(m, "running_mean", owned_f32(func, 1, &c, 0.0)) != DC_OK ||
+        dc__module_add_buffer(m, "running_var", owned_f32(func, 1, &c, 1.0)) != DC_OK ||
         dc__module_add_buffer(m, "num_batches_tracked", dc__tensor_new(DC_I64, 0, NULL, true))
             != DC_OK)
         return abandon(m);
@@ -481,8 +483,8 @@ dc_module *dc_layer_norm_new(int64_t features, double eps, int elementwise_affin
              elementwise_affine != 0);
     int64_t c = features;
     if (elementwise_affine &&
-        (dc__module_add_param(m, "weight", owned_f32(1, &c, 1.0)) != DC_OK ||
-         dc__module_add_param(m, "bias", owned_f32(1, &c, 0.0)) != DC_OK))
+        (dc__module_add_param(m, "weight", owned_f32("dc_layer_norm_new", 1, &c, 1.0)) != DC_OK ||
+         dc__module_add_param(m, "bias", owned_f32("dc_layer_norm_new", 1, &c, 0.0)) != DC_OK))
         return abandon(m);
     return m;
 }
@@ -542,7 +544,7 @@ dc_module *dc_embedding_new(int64_t num_embeddings, int64_t embedding_dim, dc_rn
     E->dim = embedding_dim;
     set_desc(m, "Embedding(%lld, %lld)", (long long)num_embeddings, (long long)embedding_dim);
     int64_t shape[2] = {num_embeddings, embedding_dim};
-    dc_tensor *w = owned_f32(2, shape, 0.0);
+    dc_tensor *w = owned_f32("dc_embedding_new", 2, shape, 0.0);
     if (!w) return abandon(m);
     if (dc_init_normal(w, 0.0, 1.0, rng) != DC_OK) {
         dc_release(w);

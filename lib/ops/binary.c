@@ -138,7 +138,7 @@ static bool broadcast_all(const char *func, dc_tensor *const *ts, int n, int *nd
             return prefix_error(func);
         memcpy(acc, next, sizeof acc);
     }
-    if (dc__check_shape(cur, acc, &numel) != DC_OK) return prefix_error(func);
+    if (dc__check_shape(func, cur, acc, &numel) != DC_OK) return false;
     *nd = cur;
     memcpy(shape, acc, sizeof acc);
     return true;

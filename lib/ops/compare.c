@@ -63,7 +63,7 @@ static dc_tensor *compare(const char *func, cmp_kind kind, dc_tensor *a, dc_tens
     int64_t shape[DC_MAX_DIMS];
     int64_t numel;
     if (dc__broadcast_shapes(a->ndim, a->shape, b->ndim, b->shape, &nd, shape) != DC_OK ||
-        dc__check_shape(nd, shape, &numel) != DC_OK) {
+        dc__check_shape(NULL, nd, shape, &numel) != DC_OK) {
         char why[256];   /* dc__fail must not read the buffer it writes */
         snprintf(why, sizeof why, "%s", dc_last_error());
         dc__fail(dc_last_status(), "%s: %s", func, why);

@@ -552,7 +552,7 @@ dc_status dc__conv2d_backward(dc_node *node, dc_tensor *out, dc_tensor *gout,
     dc_status st = DC_OK;
     if (!gc || !wc || (x->requires_grad && !gx) || (w->requires_grad && !gw) ||
         (b && b->requires_grad && !gb))
-        st = dc_last_status();
+        st = dc__failure_status();
     /* a kept column matrix matches this geometry only if nothing differs */
     const dc_tensor *saved = node->saved;
     if (saved && (saved->shape[0] != g.kcols || saved->shape[1] != g.n * g.plane ||

@@ -361,7 +361,7 @@ dc_tensor *dc__linear(dc_tensor *x, dc_tensor *w, dc_tensor *b) {
     dc_tensor *xc = out ? contiguous_ref(x) : NULL;
     dc_tensor *wc = xc ? contiguous_ref(w) : NULL;
     dc_tensor *bc = wc ? contiguous_ref(b) : NULL;
-    dc_status st = !out || !xc || !wc || (b && !bc) ? dc_last_status() : DC_OK;
+    dc_status st = !out || !xc || !wc || (b && !bc) ? dc__failure_status() : DC_OK;
     if (st == DC_OK && out->numel > 0) {
         fill_bias(out, bc, rows, n);
         if (k > 0)
@@ -402,7 +402,7 @@ dc_status dc__linear_backward(dc_node *node, dc_tensor *out, dc_tensor *gout, dc
     dc_status st = DC_OK;
     if (!gc || (x->requires_grad && (!gx || !wc)) || (w->requires_grad && (!gw || !xc)) ||
         (b && b->requires_grad && !gb))
-        st = dc_last_status();
+        st = dc__failure_status();
     if (st == DC_OK && gx && rows > 0 && k > 0 && n > 0)
         st = dc__gemm(dt, false, false, rows, k, n, 1.0, dc__tensor_data(gc), n,
                       dc__tensor_data(wc), k, 0.0, dc__tensor_data(gx), k);

@@ -336,6 +336,7 @@ static double row_logsumexp(const char *x, dc_dtype dt, int64_t r, int64_t c) {
     if (isinf(mx)) return mx;          /* a row of -inf (or +inf): as log_softmax */
     double s = 0.0;
     for (int64_t j = 0; j < c; j++) s += exp(ld(x, dt, r * c + j) - mx);
+    /* cppcheck-suppress invalidFunctionArg ; s >= 1: the max itself adds exp(0) */
     return mx + log(s);
 }
 

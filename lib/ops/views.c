@@ -447,6 +447,8 @@ dc_tensor *dc_expand(dc_tensor *t, int ndim, const int64_t *shape) {
             return NULL;
         }
     }
+    int64_t numel;   /* new axes can make the element count overflow */
+    if (dc__check_shape("dc_expand", ndim, sh, &numel) != DC_OK) return NULL;
     dc_node *node;
     return dc__publish(make_view(t, ndim, sh, st, t->offset, DC_OP_EXPAND, &node));
 }
