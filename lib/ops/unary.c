@@ -7,6 +7,7 @@
  * The activations of training steps (relu, sigmoid, tanh, gelu, silu) on
  * contiguous f32 run vectorised float loops instead (fastmath.h). */
 #include "../core/internal.h"
+#include "../core/threads.h"
 #include "fastmath.h"
 #include "op_util.h"
 
@@ -240,6 +241,33 @@ static fast_fns fast_pair(dc_op_id op, const double *p) {
     }
 }
 
+/* Contiguous f32 runs of the vector loops, split over the library's
+ * threads when large (a GPT's MLP activations are millions of elements).
+ * Elementwise, so any split gives the same bits. */
+#define PAR_CHUNK ((int64_t)1 << 15)
+
+typedef struct fast_job {
+    fast_fns f;
+    bool backward;
+    float *o;                        /* out (forward) or gi (backward) */
+    const float *a, *b, *c;          /* x; or gout, x, y */
+    int64_t n;
+} fast_job;
+
+static void fast_chunk(void *ctx, int64_t chunk, int slot) {
+    (void)slot;
+    const fast_job *j = ctx;
+    int64_t lo = chunk * PAR_CHUNK, len = j->n - lo < PAR_CHUNK ? j->n - lo : PAR_CHUNK;
+    if (j->backward) j->f.bwd(j->o + lo, j->a + lo, j->b + lo, j->c + lo, len);
+    else j->f.fwd(j->o + lo, j->a + lo, len);
+}
+
+static void run_fast(const fast_job *j) {
+    int64_t chunks = (j->n + PAR_CHUNK - 1) / PAR_CHUNK;
+    if (chunks > 1) dc__parallel_for(fast_chunk, (void *)j, chunks, (int)(chunks < 64 ? chunks : 64));
+    else fast_chunk((void *)j, 0, 0);
+}
+
 /* ---------------------------------------------------------------- */
 /* Driver                                                            */
 /* ---------------------------------------------------------------- */
@@ -260,7 +288,8 @@ static void run_unary(dc_op_id op, const double *p, dc_tensor *out, const dc_ten
     if (out->numel == 0) return;
     fast_fns fast = t->dtype == DC_F32 ? fast_pair(op, p) : (fast_fns){NULL, NULL};
     if (fast.fwd && dc__tensor_is_contiguous(t) && dc__tensor_is_contiguous(out)) {
-        fast.fwd(dc__tensor_data(out), dc__tensor_data(t), t->numel);
+        run_fast(&(fast_job){fast, false, dc__tensor_data(out), dc__tensor_data(t), NULL, NULL,
+                             t->numel});
         return;
     }
     int64_t strides[2][DC_MAX_DIMS];
@@ -346,8 +375,8 @@ dc_status dc__unary_backward(dc_node *node, dc_tensor *out, dc_tensor *gout, dc_
                                        : (fast_fns){NULL, NULL};
     if (gi->numel > 0 && fast.bwd && dc__tensor_is_contiguous(t) &&
         dc__tensor_is_contiguous(gout) && dc__tensor_is_contiguous(out)) {
-        fast.bwd(dc__tensor_data(gi), dc__tensor_data(gout), dc__tensor_data(t),
-           dc__tensor_data(out), gi->numel);
+        run_fast(&(fast_job){fast, true, dc__tensor_data(gi), dc__tensor_data(gout),
+                             dc__tensor_data(t), dc__tensor_data(out), gi->numel});
     } else if (gi->numel > 0) {
         const dc_tensor *ops[4] = {gi, gout, t, out};
         int64_t strides[4][DC_MAX_DIMS], offs[4];
