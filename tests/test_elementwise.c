@@ -665,6 +665,46 @@ START_TEST(unary_integer_paths) {
 }
 END_TEST
 
+/* Activations of large tensors run split over threads: the same bits on
+ * 1 and 2 threads, forward and backward, and the right values across the
+ * chunk boundaries (checked against double math). */
+START_TEST(unary_split_over_threads) {
+    dc_scope *s = dc_scope_begin();
+    int64_t n = 100003;   /* several chunks and a ragged last one */
+    dc_rng *rng = dc_rng_new(5);
+    dc_tensor *x = dc_rand_normal(rng, DC_F32, 1, &n, 0.0, 3.0);
+    dc_rng_free(rng);
+    TU_OK(dc_set_requires_grad(x, 1));
+    float *res[2][2];
+    for (int th = 0; th < 2; th++) {
+        TU_OK(dc_set_num_threads(th + 1));
+        dc_tensor *y = dc_gelu(x, DC_GELU_EXACT);
+        TU_OK(dc_backward(dc_sum(dc_mul(y, y), NULL, 0, 0), NULL, 0));
+        res[th][0] = malloc((size_t)n * sizeof(float));
+        res[th][1] = malloc((size_t)n * sizeof(float));
+        TU_OK(dc_copy_to(y, DC_F32, res[th][0], (size_t)n * sizeof(float)));
+        TU_OK(dc_copy_to(dc_grad(x), DC_F32, res[th][1], (size_t)n * sizeof(float)));
+        TU_OK(dc_zero_grad(x));
+    }
+    TU_OK(dc_set_num_threads(0));
+    ck_assert(memcmp(res[0][0], res[1][0], (size_t)n * sizeof(float)) == 0);
+    ck_assert(memcmp(res[0][1], res[1][1], (size_t)n * sizeof(float)) == 0);
+    float *xv = malloc((size_t)n * sizeof(float));
+    TU_OK(dc_copy_to(x, DC_F32, xv, (size_t)n * sizeof(float)));
+    for (int64_t i = 0; i < n; i += 997) {
+        double v = xv[i], want = 0.5 * v * erfc(-v / sqrt(2.0));
+        ck_assert_msg(fabs(res[0][0][i] - want) <= 1e-5 + 1e-5 * fabs(want),
+                      "gelu(%g): got %g, wanted %g", v, (double)res[0][0][i], want);
+    }
+    free(xv);
+    for (int th = 0; th < 2; th++) {
+        free(res[th][0]);
+        free(res[th][1]);
+    }
+    dc_scope_end(s);
+}
+END_TEST
+
 /* sigmoid, softplus, silu, gelu and tanh at +-1e4: exact limits, no
  * overflow, finite gradients. */
 START_TEST(unary_large_inputs) {
@@ -806,6 +846,7 @@ int main(void) {
     tcase_add_loop_test(tcu, unary_values_and_grads, 0, 17);
     tcase_add_test(tcu, unary_integer_paths);
     tcase_add_test(tcu, unary_large_inputs);
+    tcase_add_test(tcu, unary_split_over_threads);
     tcase_add_test(tcu, unary_nan_and_kinks);
     tcase_add_test(tcu, unary_bad_input);
     suite_add_tcase(s, tcu);
