@@ -47,9 +47,11 @@ static int split_file(const char *path, text *train, text *val) {
     size_t n_train = all.len - all.len / 10;
     if (rc == 0 && (grow(train, n_train) != 0 || grow(val, all.len - n_train) != 0)) rc = -1;
     if (rc == 0) {
-        memcpy(train->bytes + train->len, all.bytes, n_train);
+        /* an empty file (or one under 10 bytes) adds nothing to one side:
+         * no memcpy with a NULL buffer then, even of 0 bytes */
+        if (n_train > 0) memcpy(train->bytes + train->len, all.bytes, n_train);
         train->len += n_train;
-        memcpy(val->bytes + val->len, all.bytes + n_train, all.len - n_train);
+        if (all.len > n_train) memcpy(val->bytes + val->len, all.bytes + n_train, all.len - n_train);
         val->len += all.len - n_train;
     } else {
         fprintf(stderr, "scaling: cannot read %s\n", path);

@@ -67,8 +67,12 @@ static inline float dc__sigmoidf(float x) {
  * would cancel), that quotient elsewhere. */
 static inline float dc__tanhf(float x) {
     float a = x < 0.0f ? -x : x;
-    float a2 = a * a;
-    float small = a * (1.0f + a2 * (-0.333333333f + a2 * (0.133333333f +
+    /* both branches are computed (so that the loop vectorises): the
+     * polynomial gets an argument clamped to its range, or a large x
+     * would overflow a^10 and raise FE_OVERFLOW for nothing */
+    float as = a < 0.25f ? a : 0.25f;
+    float a2 = as * as;
+    float small = as * (1.0f + a2 * (-0.333333333f + a2 * (0.133333333f +
                   a2 * (-0.0539682540f + a2 * (0.0218694885f + a2 * -0.00886323552f)))));
     float e = dc__expf(2.0f * (a < 9.0f ? a : 9.0f));
     float big = (e - 1.0f) / (e + 1.0f);
