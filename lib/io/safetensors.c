@@ -766,16 +766,23 @@ static void sync_parent_dir(const char *path) {
     }
 }
 
-/* Writes header and tensors to path + ".tmp-XXXXXX", syncs it and renames
- * it over path. On failure the temporary file is removed and path is not
- * touched. */
+/* The temporary file's name: path, this suffix, then the six placeholder
+ * characters ('X') that mkstemp replaces with a unique string. */
+#define TMP_SUFFIX ".tmp-"
+#define MKSTEMP_PLACEHOLDERS 6
+
+/* Writes header and tensors to a temporary file beside path (path +
+ * TMP_SUFFIX + a unique string), syncs it and renames it over path. On
+ * failure the temporary file is removed and path is not touched. */
 static dc_status write_atomically(const char *path, const dc_strbuf *hdr,
                                   dc_tensor *const *tensors, int64_t n, const char *func) {
-    size_t plen = strlen(path);
-    char *tmp = dc__malloc(plen + sizeof ".tmp-XXXXXX");
+    size_t plen = strlen(path), slen = sizeof TMP_SUFFIX - 1;
+    char *tmp = dc__malloc(plen + slen + MKSTEMP_PLACEHOLDERS + 1);
     if (!tmp) return DC_E_NOMEM;
     memcpy(tmp, path, plen);
-    memcpy(tmp + plen, ".tmp-XXXXXX", sizeof ".tmp-XXXXXX");
+    memcpy(tmp + plen, TMP_SUFFIX, slen);
+    memset(tmp + plen + slen, 'X', MKSTEMP_PLACEHOLDERS);
+    tmp[plen + slen + MKSTEMP_PLACEHOLDERS] = '\0';
     int fd = mkstemp(tmp);
     if (fd < 0) {
         dc_status s = dc__fail(DC_E_IO, "%s: cannot create a temporary file beside '%s': %s",
