@@ -355,30 +355,45 @@ dc_tensor *dc__cross_entropy_rows(dc_tensor *x, dc_tensor *labels, dc_tensor *ke
         dc__fail(DC_E_INTERNAL, "cross_entropy_rows: unexpected operands");
         return NULL;
     }
+    dc_tensor *inputs[3] = {x, labels, keep};
+    int64_t n = x->shape[0], c = x->shape[1];
     dc_tensor *xc = dc__tensor_is_contiguous(x) ? dc_retain(x) : dc__copy_contiguous(x);
     dc_tensor *out = xc ? dc__tensor_new(x->dtype, 0, NULL, false) : NULL;
-    if (!out) {
+    /* each row's log-sum-exp, kept for the backward (which would
+     * otherwise compute it again) when the op is recorded */
+    bool recording = dc__should_record(inputs, 3);
+    dc_tensor *lse = out && recording ? dc__tensor_new(DC_F64, 1, &n, true) : NULL;
+    if (!out || (recording && !lse)) {
         dc_release(xc);
+        dc_release(out);
         return NULL;
     }
-    int64_t n = x->shape[0], c = x->shape[1];
     const char *xd = dc__tensor_data(xc);
     const int64_t *y = dc__tensor_data(labels);
     const bool *k = dc__tensor_data(keep);
+    double *lse_rows = lse ? dc__tensor_data(lse) : NULL;
     double total = 0.0;
-    for (int64_t r = 0; r < n; r++)
-        if (k[r]) total += row_logsumexp(xd, x->dtype, r, c) - ld(xd, x->dtype, r * c + y[r]);
+    for (int64_t r = 0; r < n; r++) {
+        if (!k[r]) continue;
+        double row_lse = row_logsumexp(xd, x->dtype, r, c);
+        if (lse_rows) lse_rows[r] = row_lse;
+        total += row_lse - ld(xd, x->dtype, r * c + y[r]);
+    }
     st(dc__tensor_data(out), x->dtype, 0, total / denom);
     dc_release(xc);
-    dc_tensor *inputs[3] = {x, labels, keep};
     dc_node *node;
     out = dc__record_or_drop(out, DC_OP_CROSS_ENTROPY, inputs, 3, &node);
-    if (node) node->fparams[0] = denom;
+    if (node) {
+        node->fparams[0] = denom;
+        node->saved = lse;   /* the node takes this reference */
+    } else {
+        dc_release(lse);
+    }
     return dc__publish(out);
 }
 
 /* gout: () -> gx[n, :] = gout / denom (softmax(x_n) - onehot(y_n)) on kept
- * rows, 0 on ignored ones. */
+ * rows, 0 on ignored ones; softmax from the forward's saved log-sum-exp. */
 dc_status dc__cross_entropy_backward(dc_node *node, dc_tensor *out, dc_tensor *gout,
                                      dc_tensor **gin) {
     (void)out;
@@ -395,12 +410,12 @@ dc_status dc__cross_entropy_backward(dc_node *node, dc_tensor *out, dc_tensor *g
     char *gd = dc__tensor_data(gx);
     const int64_t *y = dc__tensor_data(node->inputs[1]);
     const bool *k = dc__tensor_data(node->inputs[2]);
+    const double *lse = dc__tensor_data(node->saved);
     double scale = ld(dc__tensor_data(gout), gout->dtype, 0) / node->fparams[0];
     for (int64_t r = 0; r < n; r++) {
         if (!k[r]) continue;
-        double lse = row_logsumexp(xd, x->dtype, r, c);
         for (int64_t j = 0; j < c; j++) {
-            double p = exp(ld(xd, x->dtype, r * c + j) - lse);
+            double p = exp(ld(xd, x->dtype, r * c + j) - lse[r]);
             st(gd, x->dtype, r * c + j, scale * (p - (j == y[r] ? 1.0 : 0.0)));
         }
     }
