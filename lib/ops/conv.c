@@ -345,14 +345,15 @@ static dc_status conv_compute(const dc_tensor *x, const dc_tensor *wc, const dc_
             col_t = dc__tensor_new(dt, 2, shape, false);
             if (!col_t) return dc_last_status();
         }
-        char *col = dc__malloc(((col_t ? 0 : col_elems) + tmp_elems) * es + 1);
-        if (!col) {
+        /* scratch: col (unless col_t holds it), then tmp; may be empty */
+        size_t scratch_bytes = ((col_t ? 0 : col_elems) + tmp_elems) * es;
+        char *scratch = scratch_bytes ? dc__malloc(scratch_bytes) : NULL;
+        if (scratch_bytes && !scratch) {
             dc_release(col_t);
             return DC_E_NOMEM;
         }
-        char *tmp = col + (col_t ? 0 : col_elems) * es;
-        char *col_mem = col;   /* what is freed at the end */
-        if (col_t) col = dc__tensor_data(col_t);
+        char *col = col_t ? (char *)dc__tensor_data(col_t) : scratch;
+        char *tmp = scratch ? scratch + (col_t ? 0 : col_elems) * es : NULL;
         const int64_t *xs = x->strides + 1;
         for (int64_t grp = 0; grp < g->groups; grp++) {
             void *wg = elem(dc__tensor_data(wc), dt, grp * g->cg_out * g->kcols);
@@ -366,7 +367,7 @@ static dc_status conv_compute(const dc_tensor *x, const dc_tensor *wc, const dc_
                 dc_status st = dc__gemm(dt, false, false, g->cg_out, ld, g->kcols, 1.0, wg,
                                         g->kcols, col, ld, 0.0, nb > 1 ? (void *)tmp : og, ld);
                 if (st != DC_OK) {
-                    dc__free(col_mem);
+                    dc__free(scratch);
                     dc_release(col_t);
                     return st;
                 }
@@ -374,7 +375,7 @@ static dc_status conv_compute(const dc_tensor *x, const dc_tensor *wc, const dc_
                     regroup(dt, og, g->c_out * g->plane, tmp, g->cg_out, nb, g->plane, false);
             }
         }
-        dc__free(col_mem);
+        dc__free(scratch);
         if (keep_col) *keep_col = col_t;
     }
     if (b && out->numel > 0) {
