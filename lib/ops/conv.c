@@ -495,11 +495,15 @@ static dc_status conv_grads(const dc_tensor *x, const dc_tensor *wc, const dc_te
     size_t es = dc_dtype_size(dt);
     if (g->kcols == 0 || g->cg_out == 0 || g->n == 0) return DC_OK;
     int64_t nb_max = images_per_gemm(g, dt);
-    size_t col_elems = (size_t)(g->kcols * nb_max * g->plane);
+    /* a column buffer is needed unless the forward's matrix serves gw and
+     * there is no gx to make through it */
+    bool need_col = gx || !saved_col;
+    size_t col_elems = need_col ? (size_t)(g->kcols * nb_max * g->plane) : 0;
     size_t go_elems = nb_max > 1 ? (size_t)(g->cg_out * nb_max * g->plane) : 0;
-    char *col = dc__malloc((col_elems + go_elems) * es);
-    if (!col) return DC_E_NOMEM;
-    char *gore = col + col_elems * es;
+    size_t bytes = (col_elems + go_elems) * es;
+    char *col = bytes ? dc__malloc(bytes) : NULL;
+    if (bytes && !col) return DC_E_NOMEM;
+    char *gore = col ? col + col_elems * es : NULL;
     dc_status st = DC_OK;
     const int64_t *xs = x->strides + 1;
     for (int64_t grp = 0; grp < g->groups && st == DC_OK; grp++) {
