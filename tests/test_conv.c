@@ -538,11 +538,106 @@ START_TEST(adaptive_bad_input) {
 }
 END_TEST
 
+/* ---------------------------------------------------------------- */
+/* The direct f32 kernels (lib/ops/conv_direct.c) vs the GEMM path    */
+/* ---------------------------------------------------------------- */
+
+/* Stride 1, no dilation, one group, at most 16 input channels: f32 takes
+ * the direct kernels, f64 im2col + GEMM. Each case aims at one of their
+ * branches. */
+typedef struct direct_case {
+    const char *name;
+    int64_t x[4], w[4], pad[2];
+    int noncontig;
+} direct_case;
+
+static const direct_case direct_cases[] = {
+    {"lenet_conv1", {3, 1, 12, 12}, {6, 1, 5, 5}, {2, 2}, 0},
+    {"lenet_conv2_rows", {4, 6, 9, 9}, {16, 6, 5, 5}, {0, 0}, 0},
+    {"c16_oc11_blocks", {2, 16, 7, 7}, {11, 16, 3, 3}, {1, 1}, 1},
+    {"wide_rect_kernel", {2, 3, 5, 40}, {5, 3, 2, 4}, {1, 3}, 0},
+    {"kw7_split_taps", {2, 2, 6, 20}, {13, 2, 3, 7}, {2, 3}, 1},
+    {"kh1_conv1d_like", {3, 4, 1, 33}, {3, 4, 1, 3}, {0, 1}, 0},
+    {"batch_over_chunks", {21, 2, 6, 5}, {3, 2, 3, 3}, {1, 0}, 0},
+};
+#define N_DIRECT_CASES ((int)(sizeof direct_cases / sizeof *direct_cases))
+
+/* f32 conv of the case on x64/w64/b64's values: output and gradients
+ * (gx, gw, gb) for the upstream gradient g64, into res[0..3]. */
+static void direct_run(const direct_case *c, dc_dtype dt, dc_tensor *x64, dc_tensor *w64,
+                       dc_tensor *b64, dc_tensor *g64, dc_tensor **res) {
+    /* detached: a same-dtype cast may hand back a view */
+    dc_tensor *x = dc_detach(dc_cast(x64, dt)), *w = dc_detach(dc_cast(w64, dt));
+    dc_tensor *b = dc_detach(dc_cast(b64, dt));
+    if (c->noncontig) x = tu_noncontig(x);
+    TU_OK(dc_set_requires_grad(x, 1));
+    TU_OK(dc_set_requires_grad(w, 1));
+    TU_OK(dc_set_requires_grad(b, 1));
+    int64_t one[2] = {1, 1};
+    dc_tensor *y = dc_conv2d(x, w, b, one, c->pad, one, 1);
+    TU_NOTNULL(y);
+    TU_OK(dc_backward(y, dc_cast(g64, dt), 0));
+    res[0] = dc_cast(y, DC_F64);
+    res[1] = dc_cast(dc_grad(x), DC_F64);
+    res[2] = dc_cast(dc_grad(w), DC_F64);
+    res[3] = dc_cast(dc_grad(b), DC_F64);
+    for (int k = 0; k < 4; k++) TU_NOTNULL(res[k]);
+}
+
+START_TEST(direct_matches_gemm) {
+    const direct_case *c = &direct_cases[_i];
+    dc_scope *s = dc_scope_begin();
+    dc_rng *rng = dc_rng_new(100 + (uint64_t)_i);
+    int64_t oshape[4] = {c->x[0], c->w[0], c->x[2] + 2 * c->pad[0] - c->w[2] + 1,
+                         c->x[3] + 2 * c->pad[1] - c->w[3] + 1};
+    dc_tensor *x = dc_rand_normal(rng, DC_F64, 4, c->x, 0.0, 1.0);
+    dc_tensor *w = dc_rand_normal(rng, DC_F64, 4, c->w, 0.0, 1.0);
+    dc_tensor *b = dc_rand_normal(rng, DC_F64, 1, c->w, 0.0, 1.0);
+    dc_tensor *g = dc_rand_normal(rng, DC_F64, 4, oshape, 0.0, 1.0);
+    dc_rng_free(rng);
+    dc_tensor *want[4], *got[4];
+    direct_run(c, DC_F64, x, w, b, g, want);
+    direct_run(c, DC_F32, x, w, b, g, got);
+    /* f32 sums of up to a few thousand unit-sized terms */
+    for (int k = 0; k < 4; k++) tu_assert_close(got[k], want[k], 2e-3, 1e-4);
+    dc_scope_end(s);
+}
+END_TEST
+
+/* The weight and bias gradients add the images up in a fixed order: the
+ * same bits on one thread and on two. */
+START_TEST(direct_same_bits_on_any_threads) {
+    const direct_case *c = &direct_cases[_i];
+    int threads = dc_get_num_threads();
+    dc_scope *s = dc_scope_begin();
+    dc_rng *rng = dc_rng_new(7);
+    int64_t oshape[4] = {c->x[0], c->w[0], c->x[2] + 2 * c->pad[0] - c->w[2] + 1,
+                         c->x[3] + 2 * c->pad[1] - c->w[3] + 1};
+    dc_tensor *x = dc_rand_normal(rng, DC_F64, 4, c->x, 0.0, 1.0);
+    dc_tensor *w = dc_rand_normal(rng, DC_F64, 4, c->w, 0.0, 1.0);
+    dc_tensor *b = dc_rand_normal(rng, DC_F64, 1, c->w, 0.0, 1.0);
+    dc_tensor *g = dc_rand_normal(rng, DC_F64, 4, oshape, 0.0, 1.0);
+    dc_rng_free(rng);
+    dc_tensor *one[4], *two[4];
+    TU_OK(dc_set_num_threads(1));
+    direct_run(c, DC_F32, x, w, b, g, one);
+    TU_OK(dc_set_num_threads(2));
+    direct_run(c, DC_F32, x, w, b, g, two);
+    TU_OK(dc_set_num_threads(threads));
+    for (int k = 0; k < 4; k++) tu_assert_close(two[k], one[k], 0.0, 0.0);
+    dc_scope_end(s);
+}
+END_TEST
+
 int main(void) {
     Suite *s = suite_create("conv");
     TCase *tc = tu_tcase("torch");
     tcase_add_loop_test(tc, conv_vs_torch, 0, N_CONV_CASES);
     tcase_add_loop_test(tc, pool_vs_torch, 0, N_POOL_CASES);
+    suite_add_tcase(s, tc);
+    tc = tu_tcase("direct");
+    tcase_add_loop_test(tc, direct_matches_gemm, 0, N_DIRECT_CASES);
+    tcase_add_loop_test(tc, direct_same_bits_on_any_threads, 0, N_DIRECT_CASES);
     suite_add_tcase(s, tc);
     tc = tu_tcase("by_hand");
     tcase_add_test(tc, conv_by_hand);

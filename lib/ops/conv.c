@@ -7,25 +7,18 @@
  * the group's output. The backward reuses the same layout: the weight
  * gradient is gout_g @ col^T, the input gradient is col2im(W_g^T @ gout_g).
  *
+ * Stride-1 f32 convolutions with few input channels go to the direct
+ * kernels of conv_direct.c instead (conv_direct.h says which).
+ *
  * conv1d is a conv2d of height 1 (unsqueezed views in, squeezed view out),
  * so it shares the op id and the backward. */
 #include "../core/internal.h"
 #include "../kernels/kernels.h"
+#include "conv_direct.h"
 #include "op_util.h"
 
 #include <string.h>
 
-/* Sizes and parameters of one convolution. */
-typedef struct conv_geom {
-    int64_t n, c_in, h, w;          /* x */
-    int64_t c_out, kh, kw;          /* weight */
-    int64_t oh, ow;                 /* output plane */
-    int64_t sh, sw, ph, pw, dh, dw; /* stride, padding, dilation */
-    int64_t groups;
-    int64_t cg_in, cg_out;          /* channels per group */
-    int64_t kcols;                  /* cg_in * kh * kw: rows of the column matrix */
-    int64_t plane;                  /* oh * ow: columns of the column matrix */
-} conv_geom;
 
 /* ---------------------------------------------------------------- */
 /* Validation                                                        */
@@ -334,6 +327,11 @@ static dc_status conv_compute(const dc_tensor *x, const dc_tensor *wc, const dc_
                               const conv_geom *g, dc_tensor *out, dc_tensor **keep_col) {
     dc_dtype dt = x->dtype;
     size_t es = dc_dtype_size(dt);
+    if (keep_col) *keep_col = NULL;
+    if (dc__conv_direct_applies(g, dt))
+        return dc__conv_direct_forward(dc__tensor_data(x), x->strides, dc__tensor_data(wc),
+                                       b ? dc__tensor_data(b) : NULL, b ? b->strides[0] : 0, g,
+                                       dc__tensor_data(out));
     if (out->numel > 0 && g->kcols > 0) {
         int64_t nb_max = images_per_gemm(g, dt);
         /* col: kcols x nb plane; tmp: cg_out x nb plane (when nb > 1) */
@@ -551,8 +549,10 @@ dc_status dc__conv2d_backward(dc_node *node, dc_tensor *out, dc_tensor *gout,
     geom_from_node(node, &g);
     dc_tensor *gc = dc__tensor_is_contiguous(gout) ? dc_retain(gout) : dc__copy_contiguous(gout);
     dc_tensor *wc = dc__tensor_is_contiguous(w) ? dc_retain(w) : dc__copy_contiguous(w);
-    dc_tensor *gx = x->requires_grad ? dc__tensor_new(x->dtype, 4, x->shape, true) : NULL;
-    dc_tensor *gw = w->requires_grad ? dc__tensor_new(w->dtype, 4, w->shape, true) : NULL;
+    /* the direct kernels overwrite the gradients; the GEMM path adds into them */
+    bool direct = dc__conv_direct_applies(&g, x->dtype);
+    dc_tensor *gx = x->requires_grad ? dc__tensor_new(x->dtype, 4, x->shape, !direct) : NULL;
+    dc_tensor *gw = w->requires_grad ? dc__tensor_new(w->dtype, 4, w->shape, !direct) : NULL;
     dc_tensor *gb = b && b->requires_grad ? dc__tensor_new(b->dtype, 1, b->shape, false) : NULL;
     dc_status st = DC_OK;
     if (!gc || !wc || (x->requires_grad && !gx) || (w->requires_grad && !gw) ||
@@ -563,8 +563,16 @@ dc_status dc__conv2d_backward(dc_node *node, dc_tensor *out, dc_tensor *gout,
     if (saved && (saved->shape[0] != g.kcols || saved->shape[1] != g.n * g.plane ||
                   !col_reusable(&g, x->dtype)))
         saved = NULL;
-    if (st == DC_OK) st = conv_grads(x, wc, gc, &g, saved, gx, gw);
-    if (st == DC_OK && gb) {
+    if (st == DC_OK && direct) {
+        st = dc__conv_direct_backward(dc__tensor_data(x), x->strides, dc__tensor_data(wc),
+                                      dc__tensor_data(gc), &g,
+                                      gx ? dc__tensor_data(gx) : NULL,
+                                      gw ? dc__tensor_data(gw) : NULL,
+                                      gb ? dc__tensor_data(gb) : NULL);
+    } else if (st == DC_OK) {
+        st = conv_grads(x, wc, gc, &g, saved, gx, gw);
+    }
+    if (st == DC_OK && gb && !direct) {
         if (gc->dtype == DC_F32) bias_grad_f32(dc__tensor_data(gc), &g, dc__tensor_data(gb));
         else bias_grad_f64(dc__tensor_data(gc), &g, dc__tensor_data(gb));
     }
