@@ -185,18 +185,18 @@ typedef float tile __attribute__((vector_size(VW * sizeof(float))));
                                                 float *acc_out, int64_t as) {              \
         tile acc[OC][JB];                                                                  \
         for (int o = 0; o < OC; o++)                                                       \
-            for (int j = 0; j < JB; j++) acc[o][j] = (tile){0};                            \
+            for (int64_t j = 0; j < JB; j++) acc[o][j] = (tile){0};                        \
         for (int64_t t = 0; t < ntiles; t++) {                                             \
             tile gv[OC];                                                                   \
             for (int o = 0; o < OC; o++) LOAD_TILE(gv[o], G + o * gs + t * VW);            \
-            for (int j = 0; j < JB; j++) {                                                 \
+            for (int64_t j = 0; j < JB; j++) {                                             \
                 tile in;                                                                   \
                 LOAD_TILE(in, src + t * VW + j);                                           \
                 for (int o = 0; o < OC; o++) acc[o][j] += gv[o] * in;                      \
             }                                                                              \
         }                                                                                  \
         for (int o = 0; o < OC; o++)                                                       \
-            for (int j = 0; j < JB; j++) {                                                 \
+            for (int64_t j = 0; j < JB; j++) {                                             \
                 tile sum;                                                                  \
                 LOAD_TILE(sum, acc_out + o * as + j * VW);                                 \
                 sum += acc[o][j];                                                          \
@@ -374,52 +374,54 @@ static void wgrad_image(const float *xp, const float *G, const conv_geom *g, con
     for (int64_t o = 0; o < g->c_out; o++) add_tiles(G + o * gs, L->flat_tiles, accb + o * VW);
 }
 
+/* Images [lo, hi), chunk k: the weight and bias gradients' partial sums
+ * into j->parts (k's row); s: the slot's xp | G | lane sums. */
+static void weight_pass(const bwd_job *j, int64_t k, int64_t lo, int64_t hi, float *s) {
+    const conv_geom *g = j->g;
+    int64_t rows = g->c_out * g->kcols + g->c_out;   /* gw's entries, then gb's */
+    float *xp = s;
+    float *G = xp + g->c_in * j->Lx.cs;
+    float *accw = G + g->c_out * j->Lx.flat_tiles * VW;
+    float *accb = accw + g->c_out * g->kcols * VW;
+    memset(accw, 0, (size_t)(rows * VW) * sizeof(float));
+    for (int64_t n = lo; n < hi; n++) {
+        pad_planes(j->x + n * j->xs[0], j->xs + 1, g->c_in, g->h, g->w, g->ph, g->pw, &j->Lx,
+                   xp);
+        widen_gout(j->gout + n * g->c_out * g->plane, g, &j->Lx, G);
+        wgrad_image(xp, G, g, &j->Lx, accw, accb);
+    }
+    float *part = j->parts + k * rows;   /* across the lanes */
+    for (int64_t r = 0; r < rows; r++) {
+        float sum = 0.0f;
+        for (int64_t v = 0; v < VW; v++) sum += accw[r * VW + v];
+        part[r] = sum;
+    }
+}
+
+/* Images [lo, hi): their input gradients; s: the slot's padded gout |
+ * gx planes. */
+static void input_pass(const bwd_job *j, int64_t lo, int64_t hi, float *s) {
+    const conv_geom *g = j->g;
+    float *gp = s;
+    float *y = gp + g->c_out * j->Lg.cs;
+    const int64_t gstr[3] = {g->plane, g->ow, 1};   /* gout's strides in an image */
+    for (int64_t n = lo; n < hi; n++) {
+        pad_planes(j->gout + n * g->c_out * g->plane, gstr, g->c_out, g->oh, g->ow,
+                   g->kh - 1 - g->ph, g->kw - 1 - g->pw, &j->Lg, gp);
+        correlate(gp, &j->Lg, g->c_out, g->kh, g->kw, j->wf, g->c_in, y, j->Lg.yplane);
+        unpad_planes(y, j->Lg.yplane, j->Lg.yrs, g->c_in, g->h, g->w, NULL, 0,
+                     j->gx + n * g->c_in * g->h * g->w);
+    }
+}
+
 static void bwd_chunk(void *ctx, int64_t k, int slot) {
     const bwd_job *j = ctx;
     const conv_geom *g = j->g;
     float *s = j->scratch + slot * j->slot_floats;
-    float *xp = NULL, *G = NULL, *accw = NULL, *accb = NULL, *gp = NULL, *y = NULL;
-    if (j->parts) {
-        xp = s;
-        G = xp + g->c_in * j->Lx.cs;
-        accw = G + g->c_out * j->Lx.flat_tiles * VW;
-        accb = accw + g->c_out * g->kcols * VW;
-        s = accb + g->c_out * VW;
-        memset(accw, 0, (size_t)((g->c_out * g->kcols + g->c_out) * VW) * sizeof(float));
-    }
-    if (j->gx) {
-        gp = s;
-        y = gp + g->c_out * j->Lg.cs;
-    }
     int64_t lo, hi;
     chunk_images(g->n, j->nchunks, k, &lo, &hi);
-    /* gout's element strides within one image */
-    const int64_t gstr[3] = {g->plane, g->ow, 1};
-    for (int64_t n = lo; n < hi; n++) {
-        const float *go = j->gout + n * g->c_out * g->plane;
-        if (j->parts) {
-            pad_planes(j->x + n * j->xs[0], j->xs + 1, g->c_in, g->h, g->w, g->ph, g->pw,
-                       &j->Lx, xp);
-            widen_gout(go, g, &j->Lx, G);
-            wgrad_image(xp, G, g, &j->Lx, accw, accb);
-        }
-        if (j->gx) {
-            int64_t ys = j->Lg.yplane;
-            pad_planes(go, gstr, g->c_out, g->oh, g->ow, g->kh - 1 - g->ph, g->kw - 1 - g->pw,
-                       &j->Lg, gp);
-            correlate(gp, &j->Lg, g->c_out, g->kh, g->kw, j->wf, g->c_in, y, ys);
-            unpad_planes(y, ys, j->Lg.yrs, g->c_in, g->h, g->w, NULL, 0,
-                         j->gx + n * g->c_in * g->h * g->w);
-        }
-    }
-    if (j->parts) {   /* this chunk's sums, across the lanes */
-        float *part = j->parts + k * (g->c_out * g->kcols + g->c_out);
-        for (int64_t r = 0; r < g->c_out * g->kcols + g->c_out; r++) {
-            float sum = 0.0f;
-            for (int v = 0; v < VW; v++) sum += accw[r * VW + v];
-            part[r] = sum;
-        }
-    }
+    if (j->parts) weight_pass(j, k, lo, hi, s);
+    if (j->gx) input_pass(j, lo, hi, s + bwd_slot_floats(g, &j->Lx, &j->Lg, j->parts, false));
 }
 
 /* wf (c_in, c_out, kh, kw) = w (c_out, c_in, kh, kw) transposed on its
