@@ -629,6 +629,76 @@ START_TEST(direct_same_bits_on_any_threads) {
 }
 END_TEST
 
+/* Max pooling split over planes: a batch big enough for several chunks
+ * of planes, checked window by window against loops written here, and
+ * the same bits on one thread and two. Windows 2x2 stride 2 (the fast
+ * kernel) and 3x3 stride 2 padding 1 (the general one). */
+static void pool_by_loops(const double *x, int64_t planes, int64_t h, int64_t w, int64_t k,
+                          int64_t st, int64_t pad, const double *gout, double *out,
+                          double *gx) {
+    int64_t oh = (h + 2 * pad - k) / st + 1, ow = (w + 2 * pad - k) / st + 1;
+    for (int64_t i = 0; i < planes * h * w; i++) gx[i] = 0.0;
+    for (int64_t p = 0; p < planes; p++)
+        for (int64_t a = 0; a < oh; a++)
+            for (int64_t b = 0; b < ow; b++) {
+                double best = -INFINITY;
+                int64_t at = -1;
+                for (int64_t i = a * st - pad; i < a * st - pad + k; i++)
+                    for (int64_t j = b * st - pad; j < b * st - pad + k; j++)
+                        if (i >= 0 && i < h && j >= 0 && j < w && x[(p * h + i) * w + j] > best) {
+                            best = x[(p * h + i) * w + j];
+                            at = (p * h + i) * w + j;
+                        }
+                int64_t o = (p * oh + a) * ow + b;
+                out[o] = best;
+                gx[at] += gout[o];
+            }
+}
+
+START_TEST(max_pool_split_over_threads) {
+    const int64_t k = _i == 0 ? 2 : 3, st = 2, pad = _i == 0 ? 0 : 1;
+    const int64_t shape[4] = {3, 8, 40, 36}, planes = 24, h = 40, w = 36;
+    const int64_t oh = (h + 2 * pad - k) / st + 1, ow = (w + 2 * pad - k) / st + 1;
+    const int64_t oshape[4] = {3, 8, oh, ow};
+    int threads = dc_get_num_threads();
+    dc_scope *s = dc_scope_begin();
+    dc_rng *rng = dc_rng_new(11);
+    dc_tensor *x64 = dc_rand_normal(rng, DC_F64, 4, shape, 0.0, 1.0);
+    dc_tensor *g64 = dc_rand_normal(rng, DC_F64, 4, oshape, 0.0, 1.0);
+    dc_rng_free(rng);
+    double *xv = malloc((size_t)(planes * h * w) * sizeof(double));
+    double *gv = malloc((size_t)(planes * oh * ow) * sizeof(double));
+    double *want_out = malloc((size_t)(planes * oh * ow) * sizeof(double));
+    double *want_gx = malloc((size_t)(planes * h * w) * sizeof(double));
+    TU_OK(dc_copy_to(x64, DC_F64, xv, (size_t)(planes * h * w) * sizeof(double)));
+    TU_OK(dc_copy_to(g64, DC_F64, gv, (size_t)(planes * oh * ow) * sizeof(double)));
+    pool_by_loops(xv, planes, h, w, k, st, pad, gv, want_out, want_gx);
+    dc_tensor *results[2][2];
+    for (int t = 1; t <= 2; t++) {
+        TU_OK(dc_set_num_threads(t));
+        dc_tensor *x = dc_detach(dc_cast(x64, DC_F32));
+        TU_OK(dc_set_requires_grad(x, 1));
+        dc_tensor *y = dc_max_pool2d(x, (int64_t[]){k, k}, (int64_t[]){st, st},
+                                     (int64_t[]){pad, pad});
+        TU_NOTNULL(y);
+        TU_OK(dc_backward(y, dc_cast(g64, DC_F32), 0));
+        /* f32 copies of the inputs pick the same winners (no ties) */
+        tu_assert_values(y, want_out, planes * oh * ow, 1e-6, 1e-6);
+        tu_assert_values(dc_grad(x), want_gx, planes * h * w, 1e-6, 1e-6);
+        results[t - 1][0] = y;
+        results[t - 1][1] = dc_grad(x);
+    }
+    TU_OK(dc_set_num_threads(threads));
+    tu_assert_close(results[1][0], results[0][0], 0.0, 0.0);
+    tu_assert_close(results[1][1], results[0][1], 0.0, 0.0);
+    free(xv);
+    free(gv);
+    free(want_out);
+    free(want_gx);
+    dc_scope_end(s);
+}
+END_TEST
+
 int main(void) {
     Suite *s = suite_create("conv");
     TCase *tc = tu_tcase("torch");
@@ -638,6 +708,7 @@ int main(void) {
     tc = tu_tcase("direct");
     tcase_add_loop_test(tc, direct_matches_gemm, 0, N_DIRECT_CASES);
     tcase_add_loop_test(tc, direct_same_bits_on_any_threads, 0, N_DIRECT_CASES);
+    tcase_add_loop_test(tc, max_pool_split_over_threads, 0, 2);
     suite_add_tcase(s, tc);
     tc = tu_tcase("by_hand");
     tcase_add_test(tc, conv_by_hand);

@@ -7,6 +7,7 @@
  * convention) as an i64 tensor in node->saved; the backward routes each
  * gradient there. */
 #include "../core/internal.h"
+#include "../core/threads.h"
 #include "op_util.h"
 
 #include <math.h>
@@ -139,12 +140,15 @@ DEFINE_PICK(float, uint32_t, f32)
 DEFINE_PICK(double, uint64_t, f64)
 
 /* For every (n, c) plane: x points at x[n, c] (strides xs[2], xs[3]),
- * out / arg / gout / gx at the contiguous planes of the output or input. */
+ * out / arg / gout / gx at the contiguous planes of the output or input.
+ * The max-pool kernels take the planes [p0, p1) (flat n c index), out and
+ * arg pointing at plane p0's, so that threads can share the planes. */
 #define DEFINE_POOL_KERNELS(T, SUF)                                                         \
     /* the common 2x2 window, stride 2, no padding, rows contiguous: the                  \
      * same comparisons in the same order, without the general indexing */                \
-    static void max_pool_2x2_##SUF(const T *x, const pool_geom *g, T *out, int64_t *arg) {  \
-        for (int64_t nc = 0; nc < g->n * g->c; nc++) {                                      \
+    static void max_pool_2x2_##SUF(const T *x, const pool_geom *g, int64_t p0, int64_t p1,  \
+                                   T *out, int64_t *arg) {                                  \
+        for (int64_t nc = p0; nc < p1; nc++) {                                              \
             const T *xp = x + (nc / g->c) * g->xs[0] + (nc % g->c) * g->xs[1];              \
             for (int64_t oh = 0; oh < g->oh; oh++) {                                        \
                 const T *r0 = xp + 2 * oh * g->xs[2], *r1 = r0 + g->xs[2];                  \
@@ -165,13 +169,14 @@ DEFINE_PICK(double, uint64_t, f64)
             }                                                                               \
         }                                                                                   \
     }                                                                                       \
-    static void max_pool_##SUF(const T *x, const pool_geom *g, T *out, int64_t *arg) {      \
+    static void max_pool_##SUF(const T *x, const pool_geom *g, int64_t p0, int64_t p1,      \
+                               T *out, int64_t *arg) {                                      \
         if (g->kh == 2 && g->kw == 2 && g->sh == 2 && g->sw == 2 && g->ph == 0 &&            \
             g->pw == 0 && g->xs[3] == 1) {                                                  \
-            max_pool_2x2_##SUF(x, g, out, arg);                                             \
+            max_pool_2x2_##SUF(x, g, p0, p1, out, arg);                                     \
             return;                                                                         \
         }                                                                                   \
-        for (int64_t nc = 0; nc < g->n * g->c; nc++) {                                      \
+        for (int64_t nc = p0; nc < p1; nc++) {                                              \
             const T *xp = x + (nc / g->c) * g->xs[0] + (nc % g->c) * g->xs[1];              \
             for (int64_t oh = 0; oh < g->oh; oh++) {                                        \
                 int64_t h0, h1;                                                             \
@@ -192,9 +197,11 @@ DEFINE_PICK(double, uint64_t, f64)
             }                                                                               \
         }                                                                                   \
     }                                                                                       \
-    static void max_pool_back_##SUF(const T *gout, const int64_t *arg, int64_t nc,          \
-                                    int64_t plane_out, int64_t plane_in, T *gx) {           \
-        for (int64_t p = 0; p < nc; p++)                                                    \
+    /* gx's planes [p0, p1) (pointers at plane 0), zeroed here first */                   \
+    static void max_pool_back_##SUF(const T *gout, const int64_t *arg, int64_t p0,          \
+                                    int64_t p1, int64_t plane_out, int64_t plane_in, T *gx) { \
+        memset(gx + p0 * plane_in, 0, (size_t)((p1 - p0) * plane_in) * sizeof(T));          \
+        for (int64_t p = p0; p < p1; p++)                                                   \
             for (int64_t o = 0; o < plane_out; o++)                                         \
                 gx[p * plane_in + arg[p * plane_out + o]] += gout[p * plane_out + o];       \
     }                                                                                       \
@@ -288,6 +295,81 @@ DEFINE_POOL_KERNELS(double, f64)
 
 /* x: (N, C, H, W) -> (N, C, H_out, W_out), H_out = (H + 2 ph - kh) / sh + 1;
  * the argmax indices (i64, output's shape) go to node->saved. */
+/* ---------------------------------------------------------------- */
+/* Max pooling, split over planes                                    */
+/* ---------------------------------------------------------------- */
+
+/* Planes per chunk: about PLANE_CHUNK input elements (LeNet's first
+ * pooling, 64 x 6 planes of 28 x 28, makes 10 chunks); below that one
+ * thread does it all. Each plane is computed the same way whichever
+ * thread takes it. */
+#define PLANE_CHUNK ((int64_t)1 << 15)
+
+/* How the planes are split; the first member of each job. */
+typedef struct plane_split {
+    int64_t planes, per_chunk;
+} plane_split;
+
+typedef struct max_pool_job {
+    plane_split split;
+    const pool_geom *g;
+    dc_dtype dt;
+    const void *x;
+    void *out;
+    int64_t *arg;
+} max_pool_job;
+
+typedef struct max_pool_back_job {
+    plane_split split;
+    dc_dtype dt;
+    const void *gout;
+    const int64_t *arg;
+    int64_t plane_out, plane_in;
+    void *gx;
+} max_pool_back_job;
+
+/* Planes [*p0, *p1) of chunk k. */
+static void chunk_planes(const plane_split *sp, int64_t k, int64_t *p0, int64_t *p1) {
+    *p0 = k * sp->per_chunk;
+    *p1 = *p0 + sp->per_chunk < sp->planes ? *p0 + sp->per_chunk : sp->planes;
+}
+
+static void max_pool_chunk(void *ctx, int64_t k, int slot) {
+    (void)slot;
+    const max_pool_job *j = ctx;
+    const pool_geom *g = j->g;
+    int64_t p0, p1, plane_out = g->oh * g->ow;
+    chunk_planes(&j->split, k, &p0, &p1);
+    if (j->dt == DC_F32)
+        max_pool_f32(j->x, g, p0, p1, (float *)j->out + p0 * plane_out, j->arg + p0 * plane_out);
+    else
+        max_pool_f64(j->x, g, p0, p1, (double *)j->out + p0 * plane_out,
+                     j->arg + p0 * plane_out);
+}
+
+static void max_pool_back_chunk(void *ctx, int64_t k, int slot) {
+    (void)slot;
+    const max_pool_back_job *j = ctx;
+    int64_t p0, p1;
+    chunk_planes(&j->split, k, &p0, &p1);
+    if (j->dt == DC_F32)
+        max_pool_back_f32(j->gout, j->arg, p0, p1, j->plane_out, j->plane_in, j->gx);
+    else
+        max_pool_back_f64(j->gout, j->arg, p0, p1, j->plane_out, j->plane_in, j->gx);
+}
+
+/* Runs fn over `planes` planes of plane_elems input elements each, split
+ * as described at PLANE_CHUNK; sp is the job's split, filled in here. */
+static void run_planes(dc__chunk_fn fn, void *job, plane_split *sp, int64_t planes,
+                       int64_t plane_elems) {
+    int64_t per = plane_elems > 0 ? PLANE_CHUNK / plane_elems : planes;
+    sp->planes = planes;
+    sp->per_chunk = per < 1 ? 1 : per;
+    int64_t chunks = planes > 0 ? (planes + sp->per_chunk - 1) / sp->per_chunk : 0;
+    if (chunks == 1) fn(job, 0, 0);
+    else if (chunks > 1) dc__parallel_for(fn, job, chunks, (int)(chunks < 64 ? chunks : 64));
+}
+
 dc_tensor *dc_max_pool2d(dc_tensor *x, const int64_t *kernel, const int64_t *stride,
                          const int64_t *padding) {
     static const char *const func = "dc_max_pool2d";
@@ -301,10 +383,9 @@ dc_tensor *dc_max_pool2d(dc_tensor *x, const int64_t *kernel, const int64_t *str
         dc_release(out);
         return NULL;
     }
-    if (x->dtype == DC_F32)
-        max_pool_f32(dc__tensor_data(x), &g, dc__tensor_data(out), dc__tensor_data(arg));
-    else
-        max_pool_f64(dc__tensor_data(x), &g, dc__tensor_data(out), dc__tensor_data(arg));
+    max_pool_job job = {.g = &g, .dt = x->dtype, .x = dc__tensor_data(x),
+                        .out = dc__tensor_data(out), .arg = dc__tensor_data(arg)};
+    run_planes(max_pool_chunk, &job, &job.split, g.n * g.c, g.h * g.w);
     dc_node *node;
     out = dc__record_or_drop(out, DC_OP_MAX_POOL2D, &x, 1, &node);
     if (node) {
@@ -324,19 +405,17 @@ dc_status dc__max_pool2d_backward(dc_node *node, dc_tensor *out, dc_tensor *gout
     (void)out;
     dc_tensor *x = node->inputs[0], *arg = node->saved;
     dc_tensor *gc = contiguous_ref(gout);
-    dc_tensor *gx = gc ? dc__tensor_new(x->dtype, 4, x->shape, true) : NULL;
+    dc_tensor *gx = gc ? dc__tensor_new(x->dtype, 4, x->shape, false) : NULL;
     if (!gx) {
         dc_release(gc);
         return dc_last_status();
     }
     int64_t nc = x->shape[0] * x->shape[1];
     int64_t plane_out = arg->shape[2] * arg->shape[3], plane_in = x->shape[2] * x->shape[3];
-    if (x->dtype == DC_F32)
-        max_pool_back_f32(dc__tensor_data(gc), dc__tensor_data(arg), nc, plane_out, plane_in,
-                          dc__tensor_data(gx));
-    else
-        max_pool_back_f64(dc__tensor_data(gc), dc__tensor_data(arg), nc, plane_out, plane_in,
-                          dc__tensor_data(gx));
+    max_pool_back_job job = {.dt = x->dtype, .gout = dc__tensor_data(gc),
+                             .arg = dc__tensor_data(arg), .plane_out = plane_out,
+                             .plane_in = plane_in, .gx = dc__tensor_data(gx)};
+    run_planes(max_pool_back_chunk, &job, &job.split, nc, plane_in);
     dc_release(gc);
     gin[0] = gx;
     return DC_OK;
