@@ -8,6 +8,7 @@
 
 #include <pthread.h>
 #include <stdlib.h>
+#include <string.h>
 
 /* One step of a small MLP (Linear, ReLU, Linear, cross-entropy, Adam). */
 typedef struct loop {
@@ -87,6 +88,30 @@ START_TEST(cached_blocks_are_not_live_but_leaks_are) {
 }
 END_TEST
 
+/* A large block waiting in the cache serves a request down to about half
+ * its size (so that the activations a backward frees can carry its
+ * gradients); a far smaller request still goes to malloc. */
+START_TEST(a_waiting_large_block_serves_a_nearby_size) {
+    dc__alloc_cache_flush();
+    size_t big = (size_t)3 << 20, near = (size_t)5 << 19, far = (size_t)1 << 20;
+    char *p = dc__malloc(big);
+    TU_NOTNULL(p);
+    dc__free(p);
+    int64_t sys = dc__alloc_system_count();
+    char *q = dc__malloc(near);   /* 2.5 MiB: the 3 MiB block, every byte usable */
+    TU_NOTNULL(q);
+    ck_assert_int_eq(dc__alloc_system_count(), sys);
+    memset(q, 1, near);
+    char *r = dc__malloc(far);    /* 1 MiB: not the waiting block's size range */
+    TU_NOTNULL(r);
+    ck_assert_int_eq(dc__alloc_system_count(), sys + 1);
+    memset(r, 2, far);
+    dc__free(q);
+    dc__free(r);
+    dc__alloc_cache_flush();
+}
+END_TEST
+
 static long g_calls;
 static void *count_malloc(size_t n, void *ctx) { (void)ctx; g_calls++; return malloc(n); }
 static void *count_realloc(void *p, size_t n, void *ctx) { (void)ctx; g_calls++; return realloc(p, n); }
@@ -146,6 +171,7 @@ static Suite *suite(void) {
     TCase *tc = tu_tcase("cache");
     tcase_add_test(tc, steady_loop_takes_nothing_from_malloc);
     tcase_add_test(tc, cached_blocks_are_not_live_but_leaks_are);
+    tcase_add_test(tc, a_waiting_large_block_serves_a_nearby_size);
     tcase_add_test(tc, a_callers_allocator_sees_every_request);
     suite_add_tcase(s, tc);
     TCase *th = tu_tcase("threads");

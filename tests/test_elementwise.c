@@ -705,6 +705,32 @@ START_TEST(unary_split_over_threads) {
 }
 END_TEST
 
+/* The f32 exact-GELU derivative (taken from the forward's output, with
+ * a series near 0) against double math, across 0, the series' edge at
+ * 2^-10, both tails and values between. */
+START_TEST(gelu_exact_f32_derivative) {
+    dc_scope *s = dc_scope_begin();
+    static const double pts[] = {0.0, -0.0, 1e-30, -1e-30, 1e-4, -1e-4, 0.0009765, 0.0009766,
+                                 -0.0009766, 0.001, -0.01, 0.3, -0.7, 1.0, -1.0, 2.5, -3.0,
+                                 5.0, -5.0, 8.0, -9.0, 12.0, -12.0};
+    enum { N = sizeof pts / sizeof pts[0] };
+    float xf[N];
+    for (int i = 0; i < N; i++) xf[i] = (float)pts[i];
+    int64_t n = N;
+    dc_tensor *x = dc_from_data(DC_F32, 1, &n, xf);
+    TU_OK(dc_set_requires_grad(x, 1));
+    float g[N];
+    TU_OK(dc_copy_to(grad_with_ones(dc_gelu(x, DC_GELU_EXACT), x), DC_F32, g, sizeof g));
+    for (int i = 0; i < N; i++) {
+        double v = xf[i];
+        double want = 0.5 * erfc(-v / sqrt(2.0)) + v * exp(-0.5 * v * v) / sqrt(2.0 * 3.14159265358979323846);
+        ck_assert_msg(fabs(g[i] - want) <= 1e-6 + 2e-6 * fabs(want),
+                      "gelu'(%g): got %.9g, wanted %.9g", v, (double)g[i], want);
+    }
+    dc_scope_end(s);
+}
+END_TEST
+
 /* sigmoid, softplus, silu, gelu and tanh at +-1e4: exact limits, no
  * overflow, finite gradients. */
 START_TEST(unary_large_inputs) {
@@ -847,6 +873,7 @@ int main(void) {
     tcase_add_test(tcu, unary_integer_paths);
     tcase_add_test(tcu, unary_large_inputs);
     tcase_add_test(tcu, unary_split_over_threads);
+    tcase_add_test(tcu, gelu_exact_f32_derivative);
     tcase_add_test(tcu, unary_nan_and_kinks);
     tcase_add_test(tcu, unary_bad_input);
     suite_add_tcase(s, tcu);

@@ -953,6 +953,108 @@ END_TEST
 
 /* ---------------------------------------------------------------- */
 
+/* ---------------------------------------------------------------- */
+/* Large f32 layer norm and attention: split over threads            */
+/* ---------------------------------------------------------------- */
+
+/* Values of t as doubles (malloc'd). */
+static double *values_of(dc_tensor *t) {
+    TU_NOTNULL(t);
+    size_t n = (size_t)dc_numel(t);
+    double *v = malloc(n * sizeof *v);
+    ck_assert_ptr_nonnull(v);
+    TU_OK(dc_copy_to(t, DC_F64, v, n * sizeof *v));
+    return v;
+}
+
+static void assert_close(const double *got, const double *want, size_t n, double tol,
+                         const char *what) {
+    for (size_t i = 0; i < n; i++)
+        ck_assert_msg(fabs(got[i] - want[i]) <= tol * (1.0 + fabs(want[i])),
+                      "%s[%zu]: got %.9g, wanted %.9g", what, i, got[i], want[i]);
+}
+
+/* f32 layer norm over rows of 100 (1000 rows, in several blocks and a
+ * ragged last one): the same bits on 1 and 2 threads, forward and every
+ * gradient, and the f64 results within f32 rounding. */
+START_TEST(layer_norm_f32_split_over_threads) {
+    dc_scope *s = dc_scope_begin();
+    dc_rng *rng = dc_rng_new(11);
+    int64_t xs[2] = {1000, 100}, d = 100;
+    dc_tensor *x64 = dc_rand_normal(rng, DC_F64, 2, xs, 0.5, 2.0);
+    dc_tensor *w64 = dc_rand_normal(rng, DC_F64, 1, &d, 1.0, 0.5);
+    dc_tensor *b64 = dc_rand_normal(rng, DC_F64, 1, &d, 0.0, 0.5);
+    dc_tensor *g64 = dc_rand_normal(rng, DC_F64, 2, xs, 0.0, 1.0);
+    dc_rng_free(rng);
+    double *res[3][4];   /* f32 on 1 and 2 threads, f64: y, gx, gw, gb */
+    for (int run = 0; run < 3; run++) {
+        dc_dtype dt = run < 2 ? DC_F32 : DC_F64;
+        TU_OK(dc_set_num_threads(run == 1 ? 2 : 1));
+        dc_tensor *x = dc_cast(x64, dt), *w = dc_cast(w64, dt), *b = dc_cast(b64, dt);
+        TU_OK(dc_set_requires_grad(x, 1));
+        TU_OK(dc_set_requires_grad(w, 1));
+        TU_OK(dc_set_requires_grad(b, 1));
+        dc_tensor *y = dc_layer_norm(x, 1, w, b, 1e-5);
+        TU_OK(dc_backward(dc_sum(dc_mul(y, dc_cast(g64, dt)), NULL, 0, 0), NULL, 0));
+        res[run][0] = values_of(y);
+        res[run][1] = values_of(dc_grad(x));
+        res[run][2] = values_of(dc_grad(w));
+        res[run][3] = values_of(dc_grad(b));
+    }
+    TU_OK(dc_set_num_threads(0));
+    size_t sizes[4] = {100000, 100000, 100, 100};
+    const char *names[4] = {"y", "gx", "gw", "gb"};
+    for (int k = 0; k < 4; k++) {
+        ck_assert_msg(memcmp(res[0][k], res[1][k], sizes[k] * sizeof(double)) == 0,
+                      "%s differs between 1 and 2 threads", names[k]);
+        /* gw and gb sum 1000 rows in f32 */
+        assert_close(res[0][k], res[2][k], sizes[k], k < 2 ? 2e-5 : 2e-4, names[k]);
+    }
+    for (int run = 0; run < 3; run++)
+        for (int k = 0; k < 4; k++) free(res[run][k]);
+    dc_scope_end(s);
+}
+END_TEST
+
+/* f32 causal attention with 80000 scores (split over threads; the
+ * scores' buffer is reused for the probabilities): the same bits on 1 and
+ * 2 threads and the f64 results (the composed ops) within f32 rounding,
+ * forward and the gradients of q, k and v. */
+START_TEST(attention_f32_split_over_threads) {
+    dc_scope *s = dc_scope_begin();
+    dc_rng *rng = dc_rng_new(12);
+    int64_t qs[4] = {2, 4, 100, 16};
+    dc_tensor *src[4];
+    for (int i = 0; i < 4; i++) src[i] = dc_rand_normal(rng, DC_F64, 4, qs, 0.0, 1.0);
+    dc_rng_free(rng);
+    double *res[3][4];   /* y, gq, gk, gv */
+    for (int run = 0; run < 3; run++) {
+        dc_dtype dt = run < 2 ? DC_F32 : DC_F64;
+        TU_OK(dc_set_num_threads(run == 1 ? 2 : 1));
+        dc_tensor *in[3];
+        for (int i = 0; i < 3; i++) {
+            in[i] = dc_cast(src[i], dt);
+            TU_OK(dc_set_requires_grad(in[i], 1));
+        }
+        dc_tensor *y = dc_scaled_dot_product_attention(in[0], in[1], in[2], NULL, 1, 0.0);
+        TU_OK(dc_backward(dc_sum(dc_mul(y, dc_cast(src[3], dt)), NULL, 0, 0), NULL, 0));
+        res[run][0] = values_of(y);
+        for (int i = 0; i < 3; i++) res[run][i + 1] = values_of(dc_grad(in[i]));
+    }
+    TU_OK(dc_set_num_threads(0));
+    const char *names[4] = {"y", "gq", "gk", "gv"};
+    size_t n = 2 * 4 * 100 * 16;
+    for (int k = 0; k < 4; k++) {
+        ck_assert_msg(memcmp(res[0][k], res[1][k], n * sizeof(double)) == 0,
+                      "%s differs between 1 and 2 threads", names[k]);
+        assert_close(res[0][k], res[2][k], n, 1e-4, names[k]);
+    }
+    for (int run = 0; run < 3; run++)
+        for (int k = 0; k < 4; k++) free(res[run][k]);
+    dc_scope_end(s);
+}
+END_TEST
+
 int main(void) {
     Suite *s = suite_create("nn_ops");
     TCase *tc;
@@ -975,6 +1077,7 @@ int main(void) {
     tcase_add_test(tc, layer_norm_2_axes_affine);
     tcase_add_test(tc, layer_norm_2_axes_affine_f32);
     tcase_add_test(tc, layer_norm_bad_input);
+    tcase_add_test(tc, layer_norm_f32_split_over_threads);
     suite_add_tcase(s, tc);
     tc = tu_tcase("dropout");
     tcase_add_test(tc, dropout_statistics_f64);
@@ -993,6 +1096,7 @@ int main(void) {
     suite_add_tcase(s, tc);
     tc = tu_tcase("attention");
     tcase_add_test(tc, attention_bool_mask);
+    tcase_add_test(tc, attention_f32_split_over_threads);
     tcase_add_test(tc, attention_bool_mask_f32_noncontig);
     tcase_add_test(tc, attention_float_mask);
     tcase_add_test(tc, attention_causal);

@@ -12,6 +12,8 @@
  * 1e-6 absolute (for entries that cancel to near zero). */
 #include "testutil.h"
 
+#include "core/internal.h"
+
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -677,6 +679,53 @@ START_TEST(block_matches_torch) {
 }
 END_TEST
 
+/* x + a, written over a (lib/ops/binary.c; the transformer block's
+ * residual adds). */
+dc_tensor *dc__add_over(dc_tensor *x, dc_tensor *a);
+
+/* The residual add of a Linear's output gives dc_add's values and
+ * gradients, reusing the output's storage only when nothing else holds
+ * it. */
+START_TEST(residual_add_over_linear_output) {
+    dc_rng *rng = dc_rng_new(3);
+    dc_module *lin = dc_linear_new(TD, TD, 1, rng);
+    dc_tensor *x = dc_rand_normal(rng, DC_F32, 3, SH(AB, TT, TD), 0.0, 1.0);
+    dc_tensor *w = dc_rand_normal(rng, DC_F32, 3, SH(AB, TT, TD), 0.0, 1.0);
+    TU_NOTNULL(lin);
+    TU_NOTNULL(x);
+    TU_NOTNULL(w);
+    TU_OK(dc_set_requires_grad(x, 1));
+    float want[AB * TT * TD], want_gx[AB * TT * TD], got[AB * TT * TD], got_gx[AB * TT * TD];
+    for (int variant = 0; variant < 3; variant++) {
+        /* 0: dc_add; 1: dc__add_over, a handed over; 2: a still held */
+        dc_scope *s = dc_scope_begin();
+        dc_tensor *a = dc_module_forward(lin, x);
+        TU_NOTNULL(a);
+        dc_tensor *held = variant == 2 ? dc_retain(a) : NULL;
+        dc_tensor *out = variant == 0 ? dc_add(x, a) : dc__add_over(x, a);
+        TU_NOTNULL(out);
+        ck_assert_int_eq(dc__tensor_data(out) == dc__tensor_data(a), variant == 1);
+        TU_OK(dc_backward(weighted_sum(out, w), NULL, 0));
+        dc_tensor *gx = dc_grad(x);
+        TU_NOTNULL(gx);
+        TU_OK(dc_copy_to(out, DC_F32, variant ? got : want, sizeof got));
+        TU_OK(dc_copy_to(gx, DC_F32, variant ? got_gx : want_gx, sizeof got_gx));
+        TU_OK(dc_zero_grad(x));
+        dc_release(held);
+        dc_scope_end(s);
+        if (variant == 0) continue;
+        for (int i = 0; i < AB * TT * TD; i++) {
+            ck_assert(got[i] == want[i]);
+            ck_assert(got_gx[i] == want_gx[i]);
+        }
+    }
+    dc_release(x);
+    dc_release(w);
+    dc_module_release(lin);
+    dc_rng_free(rng);
+}
+END_TEST
+
 START_TEST(block_structure) {
     dc_module *m = dc_transformer_block_new(TD, AHEADS, TFF, 0.1, 1, NULL);
     TU_NOTNULL(m);
@@ -777,6 +826,7 @@ int main(void) {
     TCase *block = tu_tcase("transformer_block");
     tcase_add_loop_test(block, block_matches_torch, 0, 2);
     tcase_add_test(block, block_structure);
+    tcase_add_test(block, residual_add_over_linear_output);
     tcase_add_test(block, block_dropout_only_when_training);
     tcase_add_test(block, block_bad_input);
     suite_add_tcase(s, block);

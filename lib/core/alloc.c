@@ -15,6 +15,11 @@
  *    the environment variable DC_ALLOC_CACHE_MB, read once, changes it, 0
  *    turns the cache off) and at most 128 blocks of each small class in a
  *    thread's own (3.3 MiB at most). Blocks beyond go back to free().
+ *  - Near fits: a request for a large block whose class has none waiting
+ *    takes one of up to four classes above (at most twice its size)
+ *    before it asks malloc. A step frees activations of some sizes while
+ *    its backward asks for gradients of others; exact classes only would
+ *    keep both sets resident (a small GPT's peak RSS: 12 MB more).
  *  - Thread-safe: each thread keeps up to 128 small blocks (<= 4 KiB) of
  *    each class for itself, without a lock (tensor headers, nodes and
  *    small tensors, made and dropped by every op); everything else, and
@@ -174,12 +179,29 @@ static void shared_put(block_head *h) {
     }
 }
 
+/* A block of class cls from the shared cache, or NULL. A large block
+ * may come from up to FIT_CLASSES classes above (at most twice the size)
+ * when its own class has none waiting: a training step frees activations
+ * of some sizes while its backward asks for gradients of others, and
+ * without this each size keeps its own idle blocks and the peak resident
+ * memory grows by them. Small blocks keep their exact class (the per
+ * thread caches serve them). */
+#define FIT_CLASSES 4
+
 static block_head *shared_take(uint32_t cls) {
+    uint32_t last = cls;
+    if (cls >= LOCAL_CLASSES) {
+        last = cls + FIT_CLASSES;
+        if (last >= N_CLASSES) last = N_CLASSES - 1;
+    }
     pthread_mutex_lock(&g_cache_lock);
-    block_head *h = g_cache[cls];
-    if (h) {
-        g_cache[cls] = h->next;
-        g_cached_bytes -= h->bytes;
+    block_head *h = NULL;
+    for (uint32_t c = cls; !h && c <= last; c++) {
+        h = g_cache[c];
+        if (h) {
+            g_cache[c] = h->next;
+            g_cached_bytes -= h->bytes;
+        }
     }
     pthread_mutex_unlock(&g_cache_lock);
     return h;
@@ -247,7 +269,7 @@ static void *cached_malloc(size_t size) {
     }
     if (!h && cls != UNCACHED) h = shared_take(cls);
     if (h) {
-        UNPOISON(user_of(h), bytes - HEAD);
+        UNPOISON(user_of(h), h->bytes - HEAD);   /* may be a larger class */
         h->next = NULL;
         return user_of(h);
     }

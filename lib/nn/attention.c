@@ -313,16 +313,21 @@ static dc_tensor *block_dropout(const dc_module *m, dc_tensor *t) {
     return dc_dropout(t, cfg->dropout, 1, NULL);
 }
 
-/* Runs in the caller's scope. */
+/* x + a (lib/ops/binary.c): the sum may be written over a, which the
+ * caller hands over, so that a does not stay alive beside the sum. */
+dc_tensor *dc__add_over(dc_tensor *x, dc_tensor *a);
+
+/* Runs in the caller's scope. Each branch's output is read only by its
+ * residual add, so the add may reuse its storage. */
 static dc_tensor *block_compute(dc_module *m, dc_tensor *x) {
     const block_impl *cfg = m->impl;
     dc_tensor *a = dc_module_forward(dc__module_child_at(m, BLOCK_LN_1), x);
     a = dc_multihead_attention_forward(dc__module_child_at(m, BLOCK_ATTN), a, a, a, NULL,
                                        cfg->causal);
-    x = dc_add(x, block_dropout(m, a));
+    x = dc__add_over(x, block_dropout(m, a));
     dc_tensor *h = dc_module_forward(dc__module_child_at(m, BLOCK_LN_2), x);
     h = dc_module_forward(dc__module_child_at(m, BLOCK_MLP), h);
-    return dc_add(x, block_dropout(m, h));
+    return dc__add_over(x, block_dropout(m, h));
 }
 
 /* x: (B, T, d_model) -> (B, T, d_model) */

@@ -250,6 +250,36 @@ dc_tensor *dc_add(dc_tensor *a, dc_tensor *b) {
     return binary_op("dc_add", BIN_ADD, DC_OP_ADD, a, b);
 }
 
+/* True when a's values are seen by nobody but the caller's one reference
+ * and the node of the Linear that made it (whose backward never reads
+ * its output), and x matches a element for element. */
+static bool add_over_ok(const dc_tensor *x, const dc_tensor *a) {
+    return a->grad_fn && a->grad_fn->op == DC_OP_LINEAR && dc__dtype_is_float(a->dtype) &&
+           x->dtype == a->dtype && x->ndim == a->ndim &&
+           memcmp(x->shape, a->shape, (size_t)a->ndim * sizeof(int64_t)) == 0 &&
+           atomic_load(&a->refcount) == 1 && atomic_load(&a->storage->refcount) == 1 &&
+           a->storage->owns_data && dc__tensor_is_contiguous(a) && dc__tensor_is_contiguous(x);
+}
+
+/* x + a for a residual connection (lib/nn/attention.c), a the output of a
+ * Linear that the caller hands over: when nothing else sees a, the sum is
+ * written over it and shares its storage, instead of a new tensor while
+ * the add's node keeps a alive until backward (a transformer block's two
+ * residual branches, 2 MiB a layer of a small GPT). Recorded as an add;
+ * otherwise exactly dc_add. The caller must not read a afterwards. a's
+ * storage version is left as it is on purpose: no backward reads a. */
+dc_tensor *dc__add_over(dc_tensor *x, dc_tensor *a);
+dc_tensor *dc__add_over(dc_tensor *x, dc_tensor *a) {
+    if (!dc__is_tensor(x) || !dc__is_tensor(a) || !add_over_ok(x, a)) return dc_add(x, a);
+    dc_tensor *out = dc__tensor_view(a, a->ndim, a->shape, a->strides, a->offset);
+    if (!out) return NULL;
+    run_binary(bin_rows[BIN_ADD][a->dtype], out, x, a);
+    dc_tensor *inputs[2] = {x, a};
+    dc_node *node;
+    out = dc__record_or_drop(out, DC_OP_ADD, inputs, 2, &node);
+    return dc__publish(out);
+}
+
 /* ga = sum_to(g, A), gb = sum_to(g, B); needs nothing saved. */
 dc_status dc__add_backward(dc_node *node, dc_tensor *out, dc_tensor *gout, dc_tensor **gin) {
     (void)out;

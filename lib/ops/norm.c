@@ -6,6 +6,8 @@
  * for the statistics and the output, one for the gradients, and only the
  * per-row mean and 1/std kept for the backward. */
 #include "../core/internal.h"
+#include "../core/threads.h"
+#include "fastmath.h"
 #include "op_util.h"
 
 #include <math.h>
@@ -229,8 +231,173 @@ dc_tensor *dc_batch_norm(dc_tensor *x, dc_tensor *running_mean, dc_tensor *runni
             }                                                                        \
         }                                                                            \
     }
-DEFINE_LN_KERNELS(float, f32)
-DEFINE_LN_KERNELS(double, f64)
+DEFINE_LN_KERNELS(double, f64)   /* f32 has its own loops below */
+
+/* f32 layer norm, the hot path of transformers: the same math as the
+ * kernels above, with each row's sums in 8 partial double sums (a loop
+ * that vectorises; a single running sum cannot be reordered), and the
+ * rows cut into blocks that run on the library's threads. The blocks
+ * depend on the shape only, never on the thread count, so the results
+ * are the same bits with any number of threads. */
+#define LN_BLOCK_ELEMS ((int64_t)1 << 15)
+#define LN_MAX_BLOCKS 64
+
+static int64_t ln_block_rows(int64_t rows, int64_t d) {
+    int64_t per = LN_BLOCK_ELEMS / (d > 0 ? d : 1);
+    int64_t spread = (rows + LN_MAX_BLOCKS - 1) / LN_MAX_BLOCKS;
+    if (per < spread) per = spread;
+    return per > 0 ? per : 1;
+}
+
+static inline double sum8_f32(const float *v, int64_t n) {
+    double acc[8] = {0};
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int k = 0; k < 8; k++) acc[k] += (double)v[i + k];
+    double s = 0.0;
+    for (; i < n; i++) s += (double)v[i];
+    for (int k = 0; k < 8; k++) s += acc[k];
+    return s;
+}
+
+static inline double sqdev8_f32(const float *v, int64_t n, double mean) {
+    double acc[8] = {0};
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int k = 0; k < 8; k++) {
+            double c = (double)v[i + k] - mean;
+            acc[k] += c * c;
+        }
+    double s = 0.0;
+    for (; i < n; i++) {
+        double c = (double)v[i] - mean;
+        s += c * c;
+    }
+    for (int k = 0; k < 8; k++) s += acc[k];
+    return s;
+}
+
+DC_VEC_CLONES static void ln_rows_f32(const float *x, const float *w, const float *b,
+                                      int64_t lo, int64_t hi, int64_t d, double eps, float *y,
+                                      double *stats) {
+    for (int64_t r = lo; r < hi; r++) {
+        const float *xr = x + r * d;
+        float *yr = y + r * d;
+        double mean = sum8_f32(xr, d) / (double)d;
+        double rstd = 1.0 / sqrt(sqdev8_f32(xr, d, mean) / (double)d + eps);
+        stats[2 * r] = mean;
+        stats[2 * r + 1] = rstd;
+        float m = (float)mean, s = (float)rstd;
+        for (int64_t j = 0; j < d; j++) {
+            float v = (xr[j] - m) * s;
+            if (w) v *= w[j];
+            yr[j] = b ? v + b[j] : v;
+        }
+    }
+}
+
+/* Rows lo..hi-1 of the backward; gw, gb: this block's own sums (zeroed)
+ * or NULL. */
+DC_VEC_CLONES static void ln_back_rows_f32(const float *x, const float *w, const float *g,
+                                           const double *stats, int64_t lo, int64_t hi,
+                                           int64_t d, float *gx, float *gw, float *gb) {
+    for (int64_t r = lo; r < hi; r++) {
+        const float *xr = x + r * d, *gr = g + r * d;
+        float m = (float)stats[2 * r], s = (float)stats[2 * r + 1];
+        double acc_g[8] = {0}, acc_gx[8] = {0};
+        double sum_g = 0.0, sum_gx = 0.0;
+        int64_t j = 0;
+        for (; j + 8 <= d; j += 8)
+            for (int k = 0; k < 8; k++) {
+                float xhat = (xr[j + k] - m) * s, gh = w ? gr[j + k] * w[j + k] : gr[j + k];
+                acc_g[k] += (double)gh;
+                acc_gx[k] += (double)(gh * xhat);
+            }
+        for (; j < d; j++) {
+            float xhat = (xr[j] - m) * s, gh = w ? gr[j] * w[j] : gr[j];
+            sum_g += (double)gh;
+            sum_gx += (double)(gh * xhat);
+        }
+        for (int k = 0; k < 8; k++) {
+            sum_g += acc_g[k];
+            sum_gx += acc_gx[k];
+        }
+        if (gw)
+            for (j = 0; j < d; j++) gw[j] += gr[j] * ((xr[j] - m) * s);
+        if (gb)
+            for (j = 0; j < d; j++) gb[j] += gr[j];
+        if (!gx) continue;
+        float mg = (float)(sum_g / (double)d), mgx = (float)(sum_gx / (double)d);
+        float *gxr = gx + r * d;
+        for (j = 0; j < d; j++) {
+            float xhat = (xr[j] - m) * s, gh = w ? gr[j] * w[j] : gr[j];
+            gxr[j] = s * (gh - mg - xhat * mgx);
+        }
+    }
+}
+
+typedef struct ln_job {
+    const float *x, *w, *b, *g;
+    float *y, *gx, *gw_parts, *gb_parts;   /* parts: one row of d per block */
+    double *stats;
+    double eps;
+    int64_t rows, d, block_rows;
+} ln_job;
+
+static void ln_forward_block(void *ctx, int64_t blk, int slot) {
+    (void)slot;
+    const ln_job *j = ctx;
+    int64_t lo = blk * j->block_rows, hi = lo + j->block_rows < j->rows ? lo + j->block_rows
+                                                                       : j->rows;
+    ln_rows_f32(j->x, j->w, j->b, lo, hi, j->d, j->eps, j->y, j->stats);
+}
+
+static void ln_backward_block(void *ctx, int64_t blk, int slot) {
+    (void)slot;
+    const ln_job *j = ctx;
+    int64_t lo = blk * j->block_rows, hi = lo + j->block_rows < j->rows ? lo + j->block_rows
+                                                                       : j->rows;
+    ln_back_rows_f32(j->x, j->w, j->g, j->stats, lo, hi, j->d, j->gx,
+                     j->gw_parts ? j->gw_parts + blk * j->d : NULL,
+                     j->gb_parts ? j->gb_parts + blk * j->d : NULL);
+}
+
+static void ln_run_blocks(dc__chunk_fn fn, ln_job *j) {
+    int64_t blocks = (j->rows + j->block_rows - 1) / j->block_rows;
+    if (blocks > 1) dc__parallel_for(fn, j, blocks, (int)blocks);
+    else if (blocks == 1) fn(j, 0, 0);
+}
+
+static void ln_forward_f32_par(const float *x, const float *w, const float *b, int64_t rows,
+                               int64_t d, double eps, float *y, double *stats) {
+    ln_job j = {.x = x, .w = w, .b = b, .y = y, .stats = stats, .eps = eps, .rows = rows,
+                .d = d, .block_rows = ln_block_rows(rows, d)};
+    ln_run_blocks(ln_forward_block, &j);
+}
+
+/* gw, gb (zeroed, or NULL) get the sums of the blocks' parts, in block
+ * order. */
+static dc_status ln_backward_f32_par(const float *x, const float *w, const float *g,
+                                     const double *stats, int64_t rows, int64_t d, float *gx,
+                                     float *gw, float *gb) {
+    int64_t block_rows = ln_block_rows(rows, d);
+    int64_t blocks = (rows + block_rows - 1) / block_rows;
+    int64_t nparts = (gw ? 1 : 0) + (gb ? 1 : 0);
+    float *parts = nparts ? dc__calloc((size_t)(nparts * blocks * d), sizeof(float)) : NULL;
+    if (nparts && !parts) return dc_last_status();
+    ln_job j = {.x = x, .w = w, .g = g, .gx = gx, .stats = (double *)stats, .rows = rows,
+                .d = d, .block_rows = block_rows};
+    j.gw_parts = gw ? parts : NULL;
+    j.gb_parts = gb ? parts + (gw ? blocks * d : 0) : NULL;
+    ln_run_blocks(ln_backward_block, &j);
+    for (int64_t blk = 0; blk < blocks; blk++)
+        for (int64_t c = 0; c < d; c++) {
+            if (gw) gw[c] += j.gw_parts[blk * d + c];
+            if (gb) gb[c] += j.gb_parts[blk * d + c];
+        }
+    dc__free(parts);
+    return DC_OK;
+}
 
 /* t itself (a new reference) when contiguous, else a contiguous copy;
  * NULL stays NULL. */
@@ -255,9 +422,9 @@ static dc_tensor *layer_norm_fused(dc_tensor *x, int normalized_ndim, dc_tensor 
     bool ok = xc && out && stats && (!weight || wc) && (!bias || bc);
     if (ok && x->numel > 0) {
         if (x->dtype == DC_F32)
-            ln_forward_f32(dc__tensor_data(xc), wc ? dc__tensor_data(wc) : NULL,
-                           bc ? dc__tensor_data(bc) : NULL, rows, d, eps, dc__tensor_data(out),
-                           dc__tensor_data(stats));
+            ln_forward_f32_par(dc__tensor_data(xc), wc ? dc__tensor_data(wc) : NULL,
+                               bc ? dc__tensor_data(bc) : NULL, rows, d, eps,
+                               dc__tensor_data(out), dc__tensor_data(stats));
         else
             ln_forward_f64(dc__tensor_data(xc), wc ? dc__tensor_data(wc) : NULL,
                            bc ? dc__tensor_data(bc) : NULL, rows, d, eps, dc__tensor_data(out),
@@ -311,10 +478,11 @@ dc_status dc__layer_norm_backward(dc_node *node, dc_tensor *out, dc_tensor *gout
               (!(w && w->requires_grad) || gw) && (!(b && b->requires_grad) || gb);
     if (ok && x->numel > 0) {
         if (x->dtype == DC_F32)
-            ln_backward_f32(dc__tensor_data(xc), wc ? dc__tensor_data(wc) : NULL,
-                            dc__tensor_data(gc), dc__tensor_data(node->saved), rows, d,
-                            gx ? dc__tensor_data(gx) : NULL, gw ? dc__tensor_data(gw) : NULL,
-                            gb ? dc__tensor_data(gb) : NULL);
+            ok = ln_backward_f32_par(dc__tensor_data(xc), wc ? dc__tensor_data(wc) : NULL,
+                                     dc__tensor_data(gc), dc__tensor_data(node->saved), rows,
+                                     d, gx ? dc__tensor_data(gx) : NULL,
+                                     gw ? dc__tensor_data(gw) : NULL,
+                                     gb ? dc__tensor_data(gb) : NULL) == DC_OK;
         else
             ln_backward_f64(dc__tensor_data(xc), wc ? dc__tensor_data(wc) : NULL,
                             dc__tensor_data(gc), dc__tensor_data(node->saved), rows, d,

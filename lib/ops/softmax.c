@@ -13,6 +13,7 @@
  * causal), instead of a scale, a where and a softmax each with a tensor
  * of scores and its own backward. */
 #include "../core/internal.h"
+#include "../core/threads.h"
 #include "fastmath.h"
 #include "op_util.h"
 
@@ -120,15 +121,45 @@ static inline float sum_f32(const float *v, int64_t n) {
     return s;
 }
 
+/* max of scale x over the first `valid` of len entries; NaN if one is
+ * NaN. In 16 running maxima and a separate NaN flag: a loop that keeps
+ * one NaN-aware maximum does not vectorise. */
+static inline float row_max_f32(const float *x, int64_t len, int64_t valid, float scale) {
+    float acc[16];
+    int nan[16];
+    for (int k = 0; k < 16; k++) {
+        acc[k] = -INFINITY;
+        nan[k] = 0;
+    }
+    int64_t i = 0;
+    for (; i + 16 <= len; i += 16)
+        for (int k = 0; k < 16; k++) {
+            float v = i + k < valid ? x[i + k] * scale : -INFINITY;
+            acc[k] = v > acc[k] ? v : acc[k];
+            nan[k] |= v != v;
+        }
+    float m = -INFINITY;
+    int any_nan = 0;
+    for (; i < len; i++) {
+        float v = i < valid ? x[i] * scale : -INFINITY;
+        m = v > m ? v : m;
+        any_nan |= v != v;
+    }
+    for (int k = 0; k < 16; k++) {
+        m = acc[k] > m ? acc[k] : m;
+        any_nan |= nan[k];
+    }
+    return any_nan ? NAN : m;
+}
+
 /* y[0..len) = softmax (or log_softmax) of scale x over the first `valid`
- * entries of the row; the rest (masked out) get 0 (or -inf). */
+ * entries of the row; the rest (masked out) get 0 (or -inf). The softmax
+ * loops run over the whole row, masked entries taken as -inf (whose exp
+ * is 0): causal rows have every length up to len, and loops that stop at
+ * `valid` would spend most of their time in scalar remainders. */
 DC_VEC_CLONES static void softmax_row_f32(const float *x, float *y, int64_t len, int64_t valid,
                                           float scale, bool log_out) {
-    float m = -INFINITY;
-    for (int64_t i = 0; i < valid; i++) {
-        float v = x[i] * scale;
-        if (v > m || v != v) m = v;
-    }
+    float m = row_max_f32(x, len, valid, scale);
     if (m != m || m == -INFINITY) {
         /* a NaN, or nothing but -inf: x - m is NaN everywhere (as the
          * double path and PyTorch) */
@@ -136,34 +167,85 @@ DC_VEC_CLONES static void softmax_row_f32(const float *x, float *y, int64_t len,
         if (!log_out) for (int64_t i = 0; i < len; i++) y[i] = dc__expf(y[i]);
         return;
     }
-    for (int64_t i = 0; i < valid; i++) y[i] = dc__expf(x[i] * scale - m);
-    float sum = sum_f32(y, valid);
     if (log_out) {
+        /* sum first: y may be x */
+        float acc[8] = {0}, sum = 0.0f;
+        int64_t i = 0;
+        for (; i + 8 <= valid; i += 8)
+            for (int k = 0; k < 8; k++) acc[k] += dc__expf(x[i + k] * scale - m);
+        for (; i < valid; i++) sum += dc__expf(x[i] * scale - m);
+        for (int k = 0; k < 8; k++) sum += acc[k];
         float lsum = logf(sum);   /* (x - m) first: exact when x is near m, even if large */
-        for (int64_t i = 0; i < valid; i++) y[i] = (x[i] * scale - m) - lsum;
-        for (int64_t i = valid; i < len; i++) y[i] = -INFINITY;
-    } else {
-        float inv = 1.0f / sum;
-        for (int64_t i = 0; i < valid; i++) y[i] *= inv;
-        for (int64_t i = valid; i < len; i++) y[i] = 0.0f;
+        for (i = 0; i < valid; i++) y[i] = (x[i] * scale - m) - lsum;
+        for (i = valid; i < len; i++) y[i] = -INFINITY;
+        return;
     }
+    for (int64_t i = 0; i < len; i++) y[i] = dc__expf((i < valid ? x[i] * scale : -INFINITY) - m);
+    float inv = 1.0f / sum_f32(y, len);
+    for (int64_t i = 0; i < len; i++) y[i] *= inv;
 }
 
-/* Rows of length len of the last axis; causal: row r (query r % rows_l
- * of its matrix) sees the first (r % rows_l) + 1 entries. */
-static void softmax_rows_f32(const float *x, float *y, int64_t nrows, int64_t len,
-                             int64_t rows_l, bool causal, float scale, bool log_out) {
-    for (int64_t r = 0; r < nrows; r++) {
+/* Rows are split over the library's threads when there are at least
+ * PAR_ROW_ELEMS elements (a GPT's attention scores are half a million per
+ * layer); each row is computed alone, so any split gives the same bits. */
+#define PAR_ROW_ELEMS ((int64_t)1 << 15)
+#define PAR_MAX_CHUNKS 64
+
+/* The rows [lo, hi) of chunk c when nrows rows of len elements are cut
+ * into nchunks; returns nchunks (1 when the work is too small to split). */
+static int64_t row_chunks(int64_t nrows, int64_t len) {
+    int64_t elems = nrows * (len > 0 ? len : 1);
+    int64_t n = elems / PAR_ROW_ELEMS;
+    if (n > PAR_MAX_CHUNKS) n = PAR_MAX_CHUNKS;
+    if (n > nrows) n = nrows;
+    return n > 1 ? n : 1;
+}
+
+static void chunk_rows(int64_t nrows, int64_t nchunks, int64_t c, int64_t *lo, int64_t *hi) {
+    *lo = nrows * c / nchunks;
+    *hi = nrows * (c + 1) / nchunks;
+}
+
+/* Rows lo..hi-1 of length len of the last axis; causal: row r (query
+ * r % rows_l of its matrix) sees the first (r % rows_l) + 1 entries.
+ * y may be x (each row is read before it is written). */
+static void softmax_row_range_f32(const float *x, float *y, int64_t lo, int64_t hi, int64_t len,
+                                  int64_t rows_l, bool causal, float scale, bool log_out) {
+    for (int64_t r = lo; r < hi; r++) {
         int64_t valid = causal ? (r % rows_l) + 1 : len;
         if (valid > len) valid = len;
         softmax_row_f32(x + r * len, y + r * len, len, valid, scale, log_out);
     }
 }
 
+typedef struct softmax_job {
+    const float *x;
+    float *y;
+    int64_t nrows, nchunks, len, rows_l;
+    bool causal, log_out;
+    float scale;
+} softmax_job;
+
+static void softmax_chunk(void *ctx, int64_t c, int slot) {
+    (void)slot;
+    const softmax_job *j = ctx;
+    int64_t lo, hi;
+    chunk_rows(j->nrows, j->nchunks, c, &lo, &hi);
+    softmax_row_range_f32(j->x, j->y, lo, hi, j->len, j->rows_l, j->causal, j->scale,
+                          j->log_out);
+}
+
+static void softmax_rows_f32(const float *x, float *y, int64_t nrows, int64_t len,
+                             int64_t rows_l, bool causal, float scale, bool log_out) {
+    softmax_job j = {x, y, nrows, row_chunks(nrows, len), len, rows_l, causal, log_out, scale};
+    if (j.nchunks > 1) dc__parallel_for(softmax_chunk, &j, j.nchunks, (int)j.nchunks);
+    else softmax_row_range_f32(x, y, 0, nrows, len, rows_l, causal, scale, log_out);
+}
+
 /* gin = scale y (g - sum(g y)) (softmax), or g - exp(y) sum(g) (log). */
-DC_VEC_CLONES static void softmax_grad_rows_f32(const float *y, const float *g, float *gi,
-                                                int64_t nrows, int64_t len, float scale,
-                                                bool log_out) {
+DC_VEC_CLONES static void softmax_grad_row_range_f32(const float *y, const float *g, float *gi,
+                                                     int64_t nrows, int64_t len, float scale,
+                                                     bool log_out) {
     float tmp[256];
     for (int64_t r = 0; r < nrows; r++) {
         const float *yr = y + r * len, *gr = g + r * len;
@@ -184,6 +266,30 @@ DC_VEC_CLONES static void softmax_grad_rows_f32(const float *y, const float *g, 
         }
         for (int64_t i = 0; i < len; i++) gir[i] = scale * yr[i] * (gr[i] - dot);
     }
+}
+
+typedef struct softmax_grad_job {
+    const float *y, *g;
+    float *gi;
+    int64_t nrows, nchunks, len;
+    float scale;
+    bool log_out;
+} softmax_grad_job;
+
+static void softmax_grad_chunk(void *ctx, int64_t c, int slot) {
+    (void)slot;
+    const softmax_grad_job *j = ctx;
+    int64_t lo, hi;
+    chunk_rows(j->nrows, j->nchunks, c, &lo, &hi);
+    softmax_grad_row_range_f32(j->y + lo * j->len, j->g + lo * j->len, j->gi + lo * j->len,
+                               hi - lo, j->len, j->scale, j->log_out);
+}
+
+static void softmax_grad_rows_f32(const float *y, const float *g, float *gi, int64_t nrows,
+                                  int64_t len, float scale, bool log_out) {
+    softmax_grad_job j = {y, g, gi, nrows, row_chunks(nrows, len), len, scale, log_out};
+    if (j.nchunks > 1) dc__parallel_for(softmax_grad_chunk, &j, j.nchunks, (int)j.nchunks);
+    else softmax_grad_row_range_f32(y, g, gi, nrows, len, scale, log_out);
 }
 
 /* True when the f32 float path serves t along axis. */
@@ -299,14 +405,34 @@ dc_status dc__log_softmax_backward(dc_node *node, dc_tensor *out, dc_tensor *gou
 /* Attention scores                                                  */
 /* ---------------------------------------------------------------- */
 
+/* True when nothing but the caller's one reference sees the scores'
+ * values: a product's output (matmul's backward never reads its output)
+ * or a tensor outside autodiff, alone on its storage. The probabilities
+ * then overwrite the scores instead of taking a buffer of their own: the
+ * softmax node keeps its input alive until backward, and a GPT's scores
+ * are 2 MiB a layer that nothing reads again. The storage version is
+ * left as it is on purpose: no recorded backward reads these values. */
+static bool scores_reusable(const dc_tensor *s) {
+    bool product_or_plain = s->grad_fn ? s->grad_fn->op == DC_OP_MATMUL : !s->requires_grad;
+    return product_or_plain && atomic_load(&s->refcount) == 1 &&
+           atomic_load(&s->storage->refcount) == 1 && s->storage->owns_data &&
+           dc__tensor_is_contiguous(s);
+}
+
 /* scores: (..., L, S) f32 -> softmax(scale scores) along the last axis;
  * causal: query i sees keys j <= i only (the others get probability 0).
- * Internal to dc_scaled_dot_product_attention; other dtypes or strided
- * scores return NULL without an error (the caller composes the ops). */
+ * Internal to dc_scaled_dot_product_attention, which hands its scores
+ * over: when only that reference sees them (scores_reusable), the result
+ * is written over them and shares their storage, so the caller must not
+ * read scores afterwards. Other dtypes or strided scores return NULL
+ * without an error (the caller composes the ops). */
 dc_tensor *dc__softmax_attention(dc_tensor *scores, double scale, bool causal) {
     if (!dc__is_tensor(scores) || scores->ndim < 2 || !fast_rows(scores, scores->ndim - 1))
         return NULL;
-    dc_tensor *out = dc__tensor_new(scores->dtype, scores->ndim, scores->shape, false);
+    dc_tensor *out = scores_reusable(scores)
+                         ? dc__tensor_view(scores, scores->ndim, scores->shape, scores->strides,
+                                           scores->offset)
+                         : dc__tensor_new(scores->dtype, scores->ndim, scores->shape, false);
     if (!out) return NULL;
     int64_t len = scores->shape[scores->ndim - 1], rows_l = scores->shape[scores->ndim - 2];
     softmax_rows_f32(dc__tensor_data(scores), dc__tensor_data(out), len ? scores->numel / len : 0,

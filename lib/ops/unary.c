@@ -191,6 +191,17 @@ static inline float gelu_tanh_deriv_f(float v) {
     return 0.5f * (1.0f + th) + 0.5f * v * (1.0f - th * th) * dinner;
 }
 
+/* GELU'(x) = Phi(x) + x phi(x), with Phi(x) = y / x from the forward's
+ * output y = x Phi(x): one division instead of a second erfc (and its
+ * exp) per element. Near 0, where y / x would lose digits (or divide by
+ * zero), Phi(x) = 1/2 + x phi(0) (the x^3 term is below 1e-10 there). */
+static inline float gelu_exact_deriv_f(float v, float y) {
+    float a = v < 0.0f ? -v : v;
+    bool tiny = a < 0.0009765625f;   /* 2^-10 */
+    float cdf = tiny ? 0.5f + v * INV_SQRT_2PI_F : y / (tiny ? 1.0f : v);
+    return cdf + v * INV_SQRT_2PI_F * dc__expf(-0.5f * v * v);
+}
+
 static inline float silu_deriv_f(float v) {
     float s = dc__sigmoidf(v);
     return s * (1.0f + v * (1.0f - s));
@@ -202,7 +213,7 @@ static inline float silu_deriv_f(float v) {
     X(tanh, 1.0f - y * y)                                                       \
     X(silu, silu_deriv_f(v))                                                    \
     X(gelu, gelu_tanh_deriv_f(v))                                               \
-    X(gelu_exact, dc__normal_cdf(v) + v * INV_SQRT_2PI_F * dc__expf(-0.5f * v * v))
+    X(gelu_exact, gelu_exact_deriv_f(v, y))
 
 #define FAST_BWD(NAME, EXPR)                                                    \
     DC_VEC_CLONES static void bwd_##NAME(float *gi, const float *g, const float *x, \

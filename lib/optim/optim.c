@@ -8,6 +8,7 @@
  * parameter's dtype and shape and is made at the parameter's first step,
  * except 'step', which is an f32 scalar as PyTorch 1.13 keeps it. */
 #include "optim_internal.h"
+#include "../core/threads.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -514,6 +515,10 @@ typedef struct update_args {
     const hyper *h;
 } update_args;
 
+/* sqrtf for float (the same bits as rounding the double sqrt, which is
+ * correctly rounded either way; sqrtf vectorises in a float loop). */
+#define DC_SQRT_OF(T, x) (sizeof(T) == sizeof(float) ? (T)sqrtf((float)(x)) : (T)sqrt((double)(x)))
+
 /* sgd.py: d = g + wd p; buf = g first, then buf * m + (1 - damp) d;
  * d = nesterov ? d + m buf : buf; p -= lr d */
 #define SGD_KERNEL(T)                                                       \
@@ -564,7 +569,7 @@ typedef struct update_args {
                 if (!(isnan(vmax[i]) || vmax[i] >= v[i])) vmax[i] = v[i];   \
                 second = vmax[i];                                           \
             }                                                               \
-            T denom = (T)sqrt(second) / bc2_sqrt + eps;                     \
+            T denom = DC_SQRT_OF(T, second) / bc2_sqrt + eps;               \
             p[i] = p[i] + neg_step * m[i] / denom;                          \
         }                                                                   \
     }
@@ -646,6 +651,39 @@ static kernel_fn pick_kernel(optim_kind kind, dc_dtype dtype) {
     return NULL;
 }
 
+/* A large parameter's update is split over the library's threads: every
+ * element is updated alone, so any split gives the same bits. */
+#define UPDATE_CHUNK ((int64_t)1 << 14)
+
+typedef struct update_job {
+    kernel_fn fn;
+    const update_args *a;
+    size_t esize;
+} update_job;
+
+static void *advance(const void *p, int64_t elems, size_t esize) {
+    return p ? (char *)(uintptr_t)p + (size_t)elems * esize : NULL;
+}
+
+static void update_chunk(void *ctx, int64_t c, int slot) {
+    (void)slot;
+    const update_job *j = ctx;
+    update_args part = *j->a;
+    int64_t lo = c * UPDATE_CHUNK;
+    part.n = j->a->n - lo < UPDATE_CHUNK ? j->a->n - lo : UPDATE_CHUNK;
+    part.param = advance(part.param, lo, j->esize);
+    part.grad = advance(part.grad, lo, j->esize);
+    for (int s = 0; s < ST_COUNT; s++) part.s[s] = advance(part.s[s], lo, j->esize);
+    j->fn(&part);
+}
+
+static void run_update(kernel_fn fn, const update_args *a, size_t esize) {
+    int64_t chunks = (a->n + UPDATE_CHUNK - 1) / UPDATE_CHUNK;
+    update_job j = {fn, a, esize};
+    if (chunks > 1) dc__parallel_for(update_chunk, &j, chunks, (int)(chunks < 64 ? chunks : 64));
+    else fn(a);
+}
+
 /* ---------------------------------------------------------------- */
 /* dc_optim_step                                                     */
 /* ---------------------------------------------------------------- */
@@ -706,7 +744,7 @@ static void update_param(dc_optim *o, int i, const param_work *w) {
         *step = *step + 1.0f;
         a.step = (double)*step;
     }
-    pick_kernel(o->kind, p->dtype)(&a);
+    run_update(pick_kernel(o->kind, p->dtype), &a, dc_dtype_size(p->dtype));
     if (w->pbuf) dc__copy_elements(p, w->pbuf);
     dc__bump_version(p);
     for (int s = 0; s < ST_COUNT; s++)
