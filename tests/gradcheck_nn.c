@@ -6,6 +6,7 @@
 #include "gradcheck.h"
 
 #include "core/internal.h"
+#include "ops/lstm_fused.h"
 
 /* ---------------------------------------------------------------- */
 /* batch_norm, layer_norm                                            */
@@ -256,6 +257,57 @@ static void run_cross_entropy(dc_reduction reduction, int transposed) {
 static void cross_entropy_mean_ignored(void) { run_cross_entropy(DC_REDUCTION_MEAN, 0); }
 static void cross_entropy_sum_transposed(void) { run_cross_entropy(DC_REDUCTION_SUM, 1); }
 
+/* The fused LSTM layer op itself over several steps. in: xp, w_hh and,
+ * when n is 4, h0 and c0 (else the constant states of ctx). */
+typedef struct lstm_layer_ctx {
+    bool batch_first, with_c;
+    dc_tensor *h0, *c0;   /* used when the inputs do not include them */
+} lstm_layer_ctx;
+
+static dc_tensor *f_lstm_layer(dc_tensor *const *in, int n, void *ctx) {
+    const lstm_layer_ctx *c = ctx;
+    return dc__lstm_layer(in[0], in[1], n > 2 ? in[2] : c->h0, n > 3 ? in[3] : c->c0,
+                          c->batch_first, c->with_c);
+}
+
+/* Time-major, T 3, B 2, H 2, the last cell state in the output, every
+ * input requiring grad (c0 strided). */
+static void lstm_layer_time_major_with_c(void) {
+    dc_scope *s = dc_scope_begin();
+    dc_tensor *in[4] = {gc_input(70, 3, (const int64_t[]){3, 2, 8}, -2, 2, 0),
+                        gc_input(71, 2, (const int64_t[]){8, 2}, -1, 1, 0),
+                        gc_input(72, 2, (const int64_t[]){2, 2}, -1, 1, 0),
+                        gc_input(73, 2, (const int64_t[]){2, 2}, -1, 1, 1)};
+    lstm_layer_ctx c = {false, true, NULL, NULL};
+    gc_check(f_lstm_layer, in, 4, &c);
+    dc_scope_end(s);
+}
+
+/* Batch-first, B 2, T 4, H 3, only the states out; xp and w_hh strided. */
+static void lstm_layer_batch_first_strided(void) {
+    dc_scope *s = dc_scope_begin();
+    dc_tensor *in[4] = {gc_input(74, 3, (const int64_t[]){2, 4, 12}, -2, 2, 1),
+                        gc_input(75, 2, (const int64_t[]){12, 3}, -1, 1, 1),
+                        gc_input(76, 2, (const int64_t[]){2, 3}, -1, 1, 0),
+                        gc_input(77, 2, (const int64_t[]){2, 3}, -1, 1, 0)};
+    lstm_layer_ctx c = {true, false, NULL, NULL};
+    gc_check(f_lstm_layer, in, 4, &c);
+    dc_scope_end(s);
+}
+
+/* Constant initial states (no gradient wanted for them), batch-first
+ * with the last cell state: B 3, T 2, H 2. */
+static void lstm_layer_constant_states(void) {
+    dc_scope *s = dc_scope_begin();
+    dc_tensor *in[2] = {gc_input(78, 3, (const int64_t[]){3, 2, 8}, -2, 2, 0),
+                        gc_input(79, 2, (const int64_t[]){8, 2}, -1, 1, 0)};
+    lstm_layer_ctx c = {true, true, dc_detach(gc_input(80, 2, (const int64_t[]){3, 2}, -1, 1, 0)),
+                        dc_detach(gc_input(81, 2, (const int64_t[]){3, 2}, -1, 1, 0))};
+    ck_assert_int_eq(dc_requires_grad(c.h0), 0);
+    gc_check(f_lstm_layer, in, 2, &c);
+    dc_scope_end(s);
+}
+
 const gc_case gc_cases_nn[] = {
     {DC_OP_VAR, "batch_norm train 2-D", batch_norm_train_2d},
     {DC_OP_VAR, "batch_norm train 4-D noncontig", batch_norm_train_4d_noncontig},
@@ -268,10 +320,13 @@ const gc_case gc_cases_nn[] = {
     {DC_OP_WHERE, "attention bool mask broadcast", attention_bool_mask_broadcast},
     {DC_OP_SOFTMAX, "attention float mask", attention_float_mask},
     {DC_OP_LINEAR, "lstm_cell with bias", lstm_cell_with_bias},
-    {DC_OP_SIGMOID, "lstm_cell without bias", lstm_cell_without_bias},
+    {DC_OP_LSTM, "lstm_cell without bias", lstm_cell_without_bias},
     {DC_OP_TANH, "gru_cell with bias", gru_cell_with_bias},
     {DC_OP_TANH, "gru_cell without bias", gru_cell_without_bias},
     {DC_OP_CROSS_ENTROPY, "cross_entropy mean, ignored target", cross_entropy_mean_ignored},
     {DC_OP_CROSS_ENTROPY, "cross_entropy sum, transposed logits", cross_entropy_sum_transposed},
+    {DC_OP_LSTM, "lstm layer time-major, with c", lstm_layer_time_major_with_c},
+    {DC_OP_LSTM, "lstm layer batch-first, strided", lstm_layer_batch_first_strided},
+    {DC_OP_LSTM, "lstm layer, constant states", lstm_layer_constant_states},
     {0, NULL, NULL},
 };

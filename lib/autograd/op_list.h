@@ -57,7 +57,8 @@
     X(DC_OP_ADAPTIVE_AVG_POOL2D, "adaptive_avg_pool2d", dc__adaptive_avg_pool2d_backward) \
     X(DC_OP_LAYER_NORM, "layer_norm", dc__layer_norm_backward)  \
     X(DC_OP_LINEAR, "linear", dc__linear_backward)              \
-    X(DC_OP_CROSS_ENTROPY, "cross_entropy", dc__cross_entropy_backward)
+    X(DC_OP_CROSS_ENTROPY, "cross_entropy", dc__cross_entropy_backward) \
+    X(DC_OP_LSTM, "lstm", dc__lstm_backward)
 
 #define DC_DECLARE_BACKWARD(id, name, fn)                                  \
     dc_status fn(dc_node *node, dc_tensor *out, dc_tensor *gout, dc_tensor **gin);

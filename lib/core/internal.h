@@ -302,6 +302,7 @@ typedef enum dc_op_id {
     DC_OP_LAYER_NORM = 134,
     DC_OP_LINEAR = 135,       /* x @ w^T + b, the product of nn.Linear */
     DC_OP_CROSS_ENTROPY = 136, /* class-index cross-entropy of (N, C) rows */
+    DC_OP_LSTM = 137,         /* an LSTM layer's time loop (lib/ops/lstm_fused.c) */
     DC_OP_ID_LIMIT = 256      /* table size; not an op */
 } dc_op_id;
 

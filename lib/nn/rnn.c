@@ -10,9 +10,11 @@
  *           n = tanh(x_n + r h_n),  h' = (1 - z) n + z h
  *     RNN   h' = tanh(xW_ih^T + b_ih + hW_hh^T + b_hh)
  * The cells themselves take the raw input and W_ih, so calling them would
- * redo the input projection at every step; the layer composes the same
- * differentiable ops instead. Autodiff comes from those ops. */
+ * redo the input projection at every step. An LSTM layer runs its whole
+ * time loop as one op (lib/ops/lstm_fused.c, with its own backward); RNN
+ * and GRU layers compose the same differentiable ops as their cells. */
 #include "module.h"
+#include "../ops/lstm_fused.h"
 #include "../ops/op_util.h"
 
 #include <limits.h>
@@ -166,21 +168,6 @@ static dc_tensor *gate(dc_tensor *g, int64_t j, int64_t hs) {
     return dc_narrow(g, 1, j * hs, hs);
 }
 
-/* xp: (B, 4H) input projection holding both biases; h, c: (B, H),
- * replaced by the next states. */
-static dc_status lstm_step(dc_tensor *xp, dc_tensor *w_hh, int64_t hs, dc_tensor **h,
-                           dc_tensor **c) {
-    dc_tensor *pre = dc_add(xp, affine(*h, w_hh, NULL));
-    dc_tensor *s = dc_sigmoid(pre);
-    dc_tensor *g = dc_tanh(gate(pre, 2, hs));
-    dc_tensor *c_new = dc_add(dc_mul(gate(s, 1, hs), *c), dc_mul(gate(s, 0, hs), g));
-    dc_tensor *h_new = dc_mul(gate(s, 3, hs), dc_tanh(c_new));
-    if (!h_new) return dc_last_status();
-    *h = h_new;
-    *c = c_new;
-    return DC_OK;
-}
-
 /* xp: (B, 3H) input projection holding b_ih; h: (B, H) -> (B, H). */
 static dc_tensor *gru_step(dc_tensor *xp, dc_tensor *h, dc_tensor *w_hh, dc_tensor *b_hh,
                            int64_t hs) {
@@ -203,18 +190,49 @@ typedef struct seq_result {
     dc_tensor *h, *c;       /* the final states (c: LSTM only) */
 } seq_result;
 
-/* One layer over the whole sequence; what it makes belongs to the scope
- * open in the caller. steps: scratch of T entries. */
+/* The last step of a (B, T, H) or (T, B, H) sequence: (B, H), a view. */
+static dc_tensor *last_step(dc_tensor *seq, int time_axis) {
+    return dc_squeeze(dc_narrow(seq, time_axis, seq->shape[time_axis] - 1, 1), time_axis);
+}
+
+/* An LSTM layer: the input projection (both biases folded in), then the
+ * fused time loop. want_c: the last cell state is needed (then the op's
+ * output holds it after the states, and out and c are views of it). */
+static dc_status run_lstm_layer(const rnn_impl *cfg, layer_weights w, dc_tensor *in,
+                                dc_tensor *h, dc_tensor *c, bool want_c, seq_result *res) {
+    dc_tensor *bias = w.b_ih;
+    if (w.b_ih && !(bias = dc_add(w.b_ih, w.b_hh))) return dc_last_status();
+    dc_tensor *y = dc__lstm_layer(affine(in, w.w_ih, bias), w.w_hh, h, c, cfg->batch_first,
+                                  want_c);
+    if (!y) return dc_last_status();
+    if (!want_c) {
+        res->out = y;
+        res->c = NULL;
+    } else {
+        /* in is x or the previous layer's output, both set here
+         * NOLINTNEXTLINE(clang-analyzer-core.NullDereference) */
+        int64_t shape[3] = {in->shape[0], in->shape[1], cfg->hidden_size};
+        int64_t states = shape[0] * shape[1] * shape[2], batch = h->shape[0];
+        res->out = dc_view(dc_narrow(y, 0, 0, states), 3, shape);
+        res->c = dc_view(dc_narrow(y, 0, states, batch * cfg->hidden_size), 2,
+                         (const int64_t[]){batch, cfg->hidden_size});
+    }
+    res->h = res->out ? last_step(res->out, cfg->batch_first ? 1 : 0) : NULL;
+    return res->h && (!want_c || res->c) ? DC_OK : dc_last_status();
+}
+
+/* One RNN or GRU layer over the whole sequence; what it makes belongs to
+ * the scope open in the caller. steps: scratch of T entries. */
 static dc_status run_layer(const rnn_impl *cfg, layer_weights w, dc_tensor *in, dc_tensor *h,
-                           dc_tensor *c, dc_tensor **steps, seq_result *res) {
+                           dc_tensor **steps, seq_result *res) {
     int time_axis = cfg->batch_first ? 1 : 0;
     /* in is x or the previous layer's output, set whenever run_layer returned DC_OK (a
      * failed op leaves dc_last_status() != DC_OK)
      * NOLINTNEXTLINE(clang-analyzer-core.NullDereference) */
     int64_t n_steps = in->shape[time_axis], hs = cfg->hidden_size;
     bool gru = cfg->kind == DC_RNN_GRU;
-    /* RNN and LSTM add b_hh to the same pre-activation as b_ih: fold it
-     * into the projection. GRU scales the n part of W_hh h + b_hh by r. */
+    /* RNN adds b_hh to the same pre-activation as b_ih: fold it into the
+     * projection. GRU scales the n part of W_hh h + b_hh by r. */
     dc_tensor *bias = w.b_ih;
     if (!gru && w.b_ih && !(bias = dc_add(w.b_ih, w.b_hh))) return dc_last_status();
     dc_tensor *xp = affine(in, w.w_ih, bias);
@@ -224,9 +242,7 @@ static dc_status run_layer(const rnn_impl *cfg, layer_weights w, dc_tensor *in, 
     if (st != DC_OK) return st;
     for (int64_t t = 0; t < n_steps; t++) {
         dc_tensor *x_t = steps[t];
-        if (cfg->kind == DC_RNN_LSTM) {
-            if ((st = lstm_step(x_t, w.w_hh, hs, &h, &c)) != DC_OK) return st;
-        } else if (gru) {
+        if (gru) {
             h = gru_step(x_t, h, w.w_hh, w.b_hh, hs);
         } else {
             h = dc_tanh(dc_add(x_t, affine(h, w.w_hh, NULL)));
@@ -236,13 +252,14 @@ static dc_status run_layer(const rnn_impl *cfg, layer_weights w, dc_tensor *in, 
     }
     res->out = dc_stack(steps, (int)n_steps, time_axis);
     res->h = h;
-    res->c = c;
+    res->c = NULL;
     return res->out ? DC_OK : dc_last_status();
 }
 
-/* Runs every layer inside the caller's scope; the results belong to it. */
+/* Runs every layer inside the caller's scope; the results belong to it.
+ * want_c: an LSTM's final cell states are needed. */
 static dc_status run_stack(const dc_module *m, dc_tensor *x, dc_tensor *h0, dc_tensor *c0,
-                           seq_result *res) {
+                           bool want_c, seq_result *res) {
     const rnn_impl *cfg = m->impl;
     int time_axis = cfg->batch_first ? 1 : 0;
     int64_t batch = x->shape[1 - time_axis], layers = cfg->num_layers;
@@ -259,7 +276,8 @@ static dc_status run_stack(const dc_module *m, dc_tensor *x, dc_tensor *h0, dc_t
             break;
         }
         seq_result layer_res = {0};
-        st = run_layer(cfg, weights_of(m, l), in, h, c, steps, &layer_res);
+        st = lstm ? run_lstm_layer(cfg, weights_of(m, l), in, h, c, want_c, &layer_res)
+                  : run_layer(cfg, weights_of(m, l), in, h, steps, &layer_res);
         if (st != DC_OK) break;
         in = layer_res.out;
         finals[l] = layer_res.h;
@@ -268,8 +286,8 @@ static dc_status run_stack(const dc_module *m, dc_tensor *x, dc_tensor *h0, dc_t
     if (st == DC_OK) {
         res->out = in;
         res->h = dc_stack(finals, (int)layers, 0);
-        res->c = lstm ? dc_stack(finals + layers, (int)layers, 0) : NULL;
-        if (!res->h || (lstm && !res->c)) st = dc_last_status();
+        res->c = lstm && want_c ? dc_stack(finals + layers, (int)layers, 0) : NULL;
+        if (!res->h || (lstm && want_c && !res->c)) st = dc_last_status();
     }
     dc__free(steps);
     dc__free(finals);
@@ -359,7 +377,7 @@ dc_status dc_rnn_forward(dc_module *rnn, dc_tensor *x, dc_tensor *h0, dc_tensor 
     dc_scope *scope = dc_scope_begin();
     if (!scope) return dc_last_status();
     seq_result res = {0};
-    st = run_stack(rnn, x, h0, lstm ? c0 : NULL, &res);
+    st = run_stack(rnn, x, h0, lstm ? c0 : NULL, lstm && c_n, &res);
     if (st == DC_OK) {
         dc_retain(res.out);
         dc_retain(res.h);

@@ -1,7 +1,9 @@
-/* LSTM and GRU cells (one time step), as torch.nn.LSTMCell / GRUCell,
- * composed of differentiable public ops (matmul, add, sigmoid, tanh, mul,
- * narrow), so autodiff needs no backward of their own. */
+/* LSTM and GRU cells (one time step), as torch.nn.LSTMCell / GRUCell.
+ * The GRU cell is composed of differentiable ops (linear, add, sigmoid,
+ * tanh, mul, narrow); the LSTM cell is the fused LSTM layer op
+ * (lstm_fused.c) run for one step. Neither needs a backward of its own. */
 #include "../core/internal.h"
+#include "lstm_fused.h"
 #include "op_util.h"
 
 #include <stdio.h>
@@ -81,15 +83,18 @@ static dc_tensor *gate(dc_tensor *pre, int i, int64_t hid) {
  *                  x W_ih^T + b_ih + h W_hh^T + b_hh
  *     c' = f c + i g,  h' = o tanh(c') */
 static dc_status lstm_scoped(const cell_args *a, dc_tensor **h_new, dc_tensor **c_new) {
-    int64_t hid = a->h->shape[1];
-    dc_tensor *pre = dc_add(linear(a->x, a->w_ih, a->b_ih), linear(a->h, a->w_hh, a->b_hh));
-    dc_tensor *i = dc_sigmoid(gate(pre, 0, hid));
-    dc_tensor *f = dc_sigmoid(gate(pre, 1, hid));
-    dc_tensor *g = dc_tanh(gate(pre, 2, hid));
-    dc_tensor *o = dc_sigmoid(gate(pre, 3, hid));
-    dc_tensor *c = dc_add(dc_mul(f, a->c), dc_mul(i, g));
-    dc_tensor *h = dc_mul(o, dc_tanh(c));
-    if (!h) return dc_last_status();
+    int64_t batch = a->h->shape[0], hid = a->h->shape[1];
+    const int64_t state_shape[2] = {batch, hid};
+    /* both biases add to the same pre-activations: one bias for the projection */
+    dc_tensor *bias = a->b_ih && a->b_hh ? dc_add(a->b_ih, a->b_hh) : a->b_ih ? a->b_ih : a->b_hh;
+    if (a->b_ih && !bias) return dc_last_status();
+    /* (1, B, 4H): a sequence of one step, time-major */
+    dc_tensor *xp = dc_unsqueeze(linear(a->x, a->w_ih, bias), 0);
+    /* y = [h' | c'], each B H values */
+    dc_tensor *y = dc__lstm_layer(xp, a->w_hh, a->h, a->c, false, true);
+    dc_tensor *h = dc_view(dc_narrow(y, 0, 0, batch * hid), 2, state_shape);
+    dc_tensor *c = dc_view(dc_narrow(y, 0, batch * hid, batch * hid), 2, state_shape);
+    if (!h || !c) return dc_last_status();
     *h_new = h;
     *c_new = c;
     return DC_OK;
