@@ -82,7 +82,8 @@ DC_API dc_tensor *dc_scaled_dot_product_attention(dc_tensor *q, dc_tensor *k,
                                                   int causal, double scale);
 /* One LSTM step (gate order i, f, g, o as PyTorch). x: (B, I); h, c:
  * (B, H); w_ih: (4H, I); w_hh: (4H, H); biases (4H) or NULL. Stores new
- * references in *h_out and *c_out. */
+ * references in *h_out and *c_out (two views of one storage; writing into
+ * one in place counts as a change of both for autodiff). */
 DC_API dc_status dc_lstm_cell(dc_tensor *x, dc_tensor *h, dc_tensor *c,
                               dc_tensor *w_ih, dc_tensor *w_hh,
                               dc_tensor *b_ih, dc_tensor *b_hh,
