@@ -131,6 +131,11 @@ static const int64_t shapes[][3] = {
     {300, 1, 70},  {5, 7, 0},     {33, 20, 1000}, {128, 10, 256}, {10, 256, 128},
     {128, 256, 10}, {12, 32, 384}, {13, 33, 385}, {3, 100, 5},    {100, 3, 5},
     {16, 16, 1},   {25, 47, 9},
+    /* B read in place off cache lines by at most 128 rows, or packed for
+     * more (the plan must agree with every share), both with short k
+     * (whole strips of tiles per kernel call); A read in place along k up
+     * to a whole block */
+    {100, 33, 8},  {130, 17, 6},  {14, 70, 300},
 };
 #define NSHAPES ((int)(sizeof shapes / sizeof shapes[0]))
 

@@ -22,9 +22,11 @@
 
 /* One row of C from its accumulators, on columns the masks select. */
 INLINE512 void store_row(float *c, __m512 v0, __m512 v1, int nv, __mmask16 m0,
-                         __mmask16 m1, __m512 valpha, float beta) {
-    v0 = _mm512_mul_ps(v0, valpha);
-    if (nv > 1) v1 = _mm512_mul_ps(v1, valpha);
+                         __mmask16 m1, __m512 valpha, float alpha, float beta) {
+    if (alpha != 1.0f) {   /* the usual alpha 1 saves a multiply per vector */
+        v0 = _mm512_mul_ps(v0, valpha);
+        if (nv > 1) v1 = _mm512_mul_ps(v1, valpha);
+    }
     if (beta != 0.0f) {   /* beta == 0 never reads C: NaN there is dropped */
         __m512 vbeta = _mm512_set1_ps(beta);
         v0 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m0, c), vbeta, v0);
@@ -46,11 +48,18 @@ static __mmask16 lane_mask(int count) {
         if (V > 1) r##i##_1 = _mm512_fmadd_ps(a_, b1, r##i##_1);                           \
     }
 #define STORE(i)                                                                           \
-    if (M > i) store_row(c + i * rs_c, r##i##_0, r##i##_1, V, m0, m1, valpha, beta)
+    if (M > i) store_row(c + i * rs_c, r##i##_0, r##i##_1, V, m0, m1, valpha, alpha, beta)
+/* the common case of a full tile, alpha 1, beta 0: plain stores */
+#define STORE_PLAIN(i)                                                                     \
+    if (M > i) {                                                                           \
+        _mm512_storeu_ps(c + i * rs_c, r##i##_0);                                          \
+        if (V > 1) _mm512_storeu_ps(c + i * rs_c + 16, r##i##_1);                          \
+    }
+/* unaligned stores: an aligned tile would make every kernel realign its stack */
 #define SPILL(i)                                                                           \
     if (M > i) {                                                                           \
-        _mm512_store_ps(tile + i * NR, r##i##_0);                                          \
-        if (V > 1) _mm512_store_ps(tile + i * NR + 16, r##i##_1);                          \
+        _mm512_storeu_ps(tile + i * NR, r##i##_0);                                         \
+        if (V > 1) _mm512_storeu_ps(tile + i * NR + 16, r##i##_1);                         \
     }
 #define ALL_ROWS(X) X(0); X(1); X(2); X(3); X(4); X(5); X(6); X(7); X(8); X(9); X(10); X(11)
 
@@ -62,6 +71,22 @@ static __mmask16 lane_mask(int count) {
      : (i) < 6 ? a3[((i) % 3) * ars]                                                       \
      : (i) < 9 ? a6[((i) % 3) * ars]                                                       \
                : a9[((i) % 3) * ars])
+
+/* One step of k once b0 and b1 hold the B panel's row: the FMAs, then
+ * the panels' pointers move on. */
+#define K_STEP                                                                             \
+    do {                                                                                   \
+        ALL_ROWS(STEP);                                                                    \
+        if (ROWPTR) {                                                                      \
+            a0++;                                                                          \
+            a3++;                                                                          \
+            a6++;                                                                          \
+            a9++;                                                                          \
+        } else {                                                                           \
+            ap += astep;                                                                   \
+        }                                                                                  \
+        bp += bstep;                                                                       \
+    } while (0)
 
 /* The kernel for exactly M rows (M == mr), V vectors of columns (nr <=
  * 16 * V) and one way of reading A; M, V and ROWPTR are constants in each
@@ -78,28 +103,30 @@ INLINE512 void kernel_body(const int M, const int V, const bool ROWPTR, KARGS) {
             _mm_prefetch((const char *)(c + i * rs_c), _MM_HINT_T0);
             if (V > 1) _mm_prefetch((const char *)(c + i * rs_c + 16), _MM_HINT_T0);
         }
+    if (nr == 16 * V) {   /* whole vectors: plain loads */
 #pragma GCC unroll 4
-    for (int64_t p = 0; p < kc; p++) {
-        /* masked: a B panel read in place may end in the middle of a vector */
-        __m512 b0 = _mm512_maskz_loadu_ps(bm0, bp);
-        __m512 b1 = V > 1 ? _mm512_maskz_loadu_ps(bm1, bp + 16) : b0;
-        ALL_ROWS(STEP);
-        if (ROWPTR) {
-            a0++;
-            a3++;
-            a6++;
-            a9++;
-        } else {
-            ap += astep;
+        for (int64_t p = 0; p < kc; p++) {
+            __m512 b0 = _mm512_loadu_ps(bp);
+            __m512 b1 = V > 1 ? _mm512_loadu_ps(bp + 16) : b0;
+            K_STEP;
         }
-        bp += bstep;
+    } else {
+#pragma GCC unroll 4
+        for (int64_t p = 0; p < kc; p++) {
+            /* masked: a B panel read in place may end in the middle of a vector */
+            __m512 b0 = _mm512_maskz_loadu_ps(bm0, bp);
+            __m512 b1 = V > 1 ? _mm512_maskz_loadu_ps(bm1, bp + 16) : b0;
+            K_STEP;
+        }
     }
     __m512 valpha = _mm512_set1_ps(alpha);
-    if (cs_c == 1) {   /* rows of C are contiguous: vector stores, masked at the edge */
+    if (cs_c == 1 && alpha == 1.0f && beta == 0.0f && nr == 16 * V) {
+        ALL_ROWS(STORE_PLAIN);
+    } else if (cs_c == 1) {   /* rows of C are contiguous: vector stores, masked at the edge */
         __mmask16 m0 = lane_mask(nr), m1 = lane_mask(nr - 16);
         ALL_ROWS(STORE);
     } else {           /* C read transposed: through a tile in memory */
-        __attribute__((aligned(64))) float tile[MR * NR];
+        float tile[MR * NR];
         ALL_ROWS(SPILL);
         dc__sgemm_store_tile(tile, NR, mr, nr, alpha, beta, c, rs_c, cs_c);
     }
@@ -132,6 +159,54 @@ static const kernel_fn kernels[MR][2][2] = {
 
 /* [rows][A by row pointers][two vectors] */
 static void avx512_ukernel(KARGS) { kernels[mr - 1][x->a_rs != 1][nr > 16](KPASS); }
+
+/* Strips: the full tiles inline, the partial one last through its
+ * kernel. */
+#define SARGS                                                                              \
+    int64_t kc, const dc__sgemm_panels *x, float alpha, float beta, float *c, int64_t rs_c, \
+        int64_t cs_c, int mr, int64_t n
+INLINE512 void strip_body(const int M, const bool ROWPTR, SARGS) {
+    dc__sgemm_panels t = *x;
+    int64_t jr = 0;
+    for (; jr + NR <= n; jr += NR, t.b += x->b_next)
+        kernel_body(M, 2, ROWPTR, kc, &t, alpha, beta, c + jr * cs_c, rs_c, cs_c, mr, NR);
+    if (jr < n) {
+        int cols = (int)(n - jr);
+        t.b_rs = x->b_rs_last;
+        kernels[M - 1][ROWPTR][cols > 16](kc, &t, alpha, beta, c + jr * cs_c, rs_c, cs_c, mr,
+                                          cols);
+    }
+}
+
+#define STRIPS(M)                                                                          \
+    static T512 void strip_##M(SARGS) { strip_body(M, false, kc, x, alpha, beta, c, rs_c,  \
+                                                   cs_c, mr, n); }                         \
+    static T512 void strip_##M##p(SARGS) { strip_body(M, true, kc, x, alpha, beta, c,      \
+                                                      rs_c, cs_c, mr, n); }
+STRIPS(1)
+STRIPS(2)
+STRIPS(3)
+STRIPS(4)
+STRIPS(5)
+STRIPS(6)
+STRIPS(7)
+STRIPS(8)
+STRIPS(9)
+STRIPS(10)
+STRIPS(11)
+STRIPS(12)
+
+typedef void (*strip_fn)(SARGS);
+#define STRIP_ROW(M) {strip_##M, strip_##M##p}
+static const strip_fn strips[MR][2] = {
+    STRIP_ROW(1), STRIP_ROW(2), STRIP_ROW(3), STRIP_ROW(4),  STRIP_ROW(5),  STRIP_ROW(6),
+    STRIP_ROW(7), STRIP_ROW(8), STRIP_ROW(9), STRIP_ROW(10), STRIP_ROW(11), STRIP_ROW(12),
+};
+
+/* [rows][A by row pointers] */
+static void avx512_strip(SARGS) {
+    strips[mr - 1][x->a_rs != 1](kc, x, alpha, beta, c, rs_c, cs_c, mr, n);
+}
 
 /* ---- dot products: both operands contiguous along k ---- */
 
@@ -225,6 +300,7 @@ const dc__sgemm_kernel dc__sgemm_kernel_avx512 = {
     .kc = 384,
     .nc = 512,
     .ukernel = avx512_ukernel,
+    .strip = avx512_strip,
     .reads_in_place = true,
     .reads_ragged_b = true,
     .pack_kcontig = dc__sgemm_pack_kcontig_avx2,

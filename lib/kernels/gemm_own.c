@@ -135,15 +135,28 @@ static int panel_width(const dc__sgemm_kernel *kn, int count, int full, bool a_s
     return a_side ? count : (count + kn->vw - 1) / kn->vw * kn->vw;
 }
 
-/* An mc x kc block of op(A) (from a's top-left) into MR-row panels;
- * panel i starts at dst + i * MR * kc. */
+/* Rows of the register tile starting at row ir of an mc-row block: MR,
+ * except that a last tile of fewer than MR / 2 rows is merged with the
+ * one before into two tiles of about equal height (25 rows: 12, 7, 6,
+ * not 12, 12, 1), where the kernel takes partial A panels: a tile of
+ * very few rows waits on the FMA latency and costs nearly as much as a
+ * full one. */
+static int tile_rows(const dc__sgemm_kernel *kn, int64_t mc, int64_t ir) {
+    int mr = kn->mr;
+    int64_t left = mc - ir;
+    if (left <= mr) return (int)left;
+    if (left >= 2 * mr || !kn->reads_in_place || 2 * (left - mr) >= mr) return mr;
+    return (int)((left + 1) / 2);
+}
+
+/* An mc x kc block of op(A) (from a's top-left) into panels of
+ * tile_rows rows; the panel of rows from ir starts at dst + ir * kc. */
 static void pack_a(const dc__sgemm_kernel *kn, const smat *a, int64_t mc, int64_t kc,
                    float *dst) {
-    int mr = kn->mr;
-    for (int64_t i = 0; i < mc; i += mr, dst += mr * kc) {
-        int rows = (int)(mc - i < mr ? mc - i : mr);
-        pack_panel(kn, smat_at(a, i, 0), a->rs, a->cs, rows, kc,
-                   panel_width(kn, rows, mr, true), dst);
+    for (int64_t i = 0, rows = 0; i < mc; i += rows) {
+        rows = tile_rows(kn, mc, i);
+        pack_panel(kn, smat_at(a, i, 0), a->rs, a->cs, (int)rows, kc,
+                   panel_width(kn, (int)rows, kn->mr, true), dst + i * kc);
     }
 }
 
@@ -184,9 +197,12 @@ static int64_t round_up(int64_t x, int64_t to) { return (x + to - 1) / to * to; 
  * the reads it saves. A shallow panel (at most SHALLOW_KC steps of k) is
  * read in place however often it is met, since it stays in L1 anyway,
  * unless its rows are a multiple of 4 KiB apart (they would then share
- * L1 sets and evict each other). */
+ * L1 sets and evict each other). SHALLOW_KC is the AVX-512 kernel's
+ * depth of a block: a 12-row A panel of 384 steps is 18 KiB, as much L1
+ * as its packed copy, and reading it in place measured as fast or faster
+ * (16 x 100 x 150 NN 10% faster, squares 256-1024 unchanged). */
 #define IN_PLACE_MAX_USES 2
-#define SHALLOW_KC 128
+#define SHALLOW_KC 384
 
 static bool cache_friendly(int64_t stride, int64_t kc) {
     return kc <= SHALLOW_KC && (stride * (int64_t)sizeof(float)) % 4096 != 0;
@@ -200,15 +216,25 @@ static bool a_in_place(const dc__sgemm_kernel *kn, const smat *a, int64_t kc, in
            cache_friendly(a->rs == 1 ? a->cs : a->rs, kc);
 }
 
-/* op(B)'s block (kc x nc, used by mc rows) can be read in place: columns
- * contiguous, and packing would not pay. Read often, its rows must also
- * start on cache lines: the kernel loads them in whole vectors, and a
- * vector split across two lines costs two loads every time. */
-static bool b_in_place(const dc__sgemm_kernel *kn, const smat *b, int64_t kc, int64_t mc) {
+/* op(B)'s block (kc x nc, used by rows rows) can be read in place: columns
+ * contiguous, and packing would not pay. Read by many rows, its rows must
+ * also start on cache lines: the kernel loads them in whole vectors, and
+ * a vector split across two lines costs two loads every time. For a few
+ * rows the loads have slack under the FMAs, and packing costs more
+ * (measured on 64 x 64 products with B off cache lines). */
+#define SPLIT_LOADS_MAX_ROWS 128
+static bool b_in_place(const dc__sgemm_kernel *kn, const smat *b, int64_t kc, int64_t rows) {
     if (!kn->reads_in_place || b->cs != 1) return false;
     bool lines = (uintptr_t)b->p % 64 == 0 && (b->rs * (int64_t)sizeof(float)) % 64 == 0;
-    return mc <= IN_PLACE_MAX_USES * kn->mr || (lines && cache_friendly(b->rs, kc));
+    return rows <= IN_PLACE_MAX_USES * kn->mr ||
+           ((lines || rows <= SPLIT_LOADS_MAX_ROWS) && cache_friendly(b->rs, kc));
 }
+
+/* Steps of k up to which a row of tiles goes to the kernel's strip in
+ * one call: with so few steps a call's setup costs as much as a tile's
+ * FMAs (25 x 784 x 6 TN: 15% faster). With more, the tile-by-tile calls
+ * measured faster (150 x 100 x 16 TN, 64 x 64 x 32 NN: 5-10%). */
+#define STRIP_MAX_KC 12
 
 /* C[m0:m1, n0:n1] of the job, with this thread's buffers. */
 static void run_block(const sgemm_job *j, int64_t m0, int64_t m1, int64_t n0, int64_t n1,
@@ -234,12 +260,22 @@ static void run_block(const sgemm_job *j, int64_t m0, int64_t m1, int64_t n0, in
                 smat ablk = {smat_at(&j->a, ic, pc), j->a.rs, j->a.cs};
                 bool a_direct = a_in_place(kn, &ablk, kc, nc);
                 if (!a_direct) pack_a(kn, &ablk, mc, kc, abuf);
-                for (int64_t ir = 0; ir < mc; ir += mr) {
-                    int rows = (int)min64(mr, mc - ir);
+                for (int64_t ir = 0, rows = 0; ir < mc; ir += rows) {
+                    rows = tile_rows(kn, mc, ir);
                     x.a = a_direct ? smat_at(&ablk, ir, 0) : abuf + ir * kc;
                     x.a_rs = a_direct ? ablk.rs : 1;
-                    x.a_cs = a_direct ? ablk.cs : panel_width(kn, rows, mr, true);
+                    x.a_cs = a_direct ? ablk.cs : panel_width(kn, (int)rows, mr, true);
                     float *crow = j->c + (ic + ir) * j->rs_c;
+                    if (kn->strip && kc <= STRIP_MAX_KC && (!b_direct || kn->reads_ragged_b)) {
+                        x.b = b_direct ? bblk.p : bbuf;
+                        x.b_rs = b_direct ? bblk.rs : nr;
+                        x.b_next = b_direct ? nr : nr * kc;
+                        x.b_rs_last = b_direct ? bblk.rs
+                                               : panel_width(kn, (int)ragged, nr, false);
+                        kn->strip(kc, &x, j->alpha, beta, crow + jc * j->cs_c, j->rs_c,
+                                  j->cs_c, (int)rows, nc);
+                        continue;
+                    }
                     for (int64_t jr = 0; jr < nc; jr += nr) {
                         int cols = (int)min64(nr, nc - jr);
                         if (b_direct && (cols == nr || kn->reads_ragged_b)) {
@@ -250,7 +286,7 @@ static void run_block(const sgemm_job *j, int64_t m0, int64_t m1, int64_t n0, in
                             x.b_rs = panel_width(kn, cols, nr, false);
                         }
                         kn->ukernel(kc, &x, j->alpha, beta, crow + (jc + jr) * j->cs_c,
-                                    j->rs_c, j->cs_c, rows, cols);
+                                    j->rs_c, j->cs_c, (int)rows, cols);
                     }
                 }
             }
@@ -316,11 +352,11 @@ static double plan_cost(const dc__sgemm_kernel *kn, int64_t m, int64_t n, int64_
     double slices = (double)((k + kn->kc - 1) / kn->kc);
     double cost = per_k * (double)k +
                   (double)m * (double)n * slices * (c_rows_contiguous ? 1.0 / kn->vw : 1.0);
-    int64_t nc = min64(n, kn->nc), mc = min64(m, kn->mc), kc = min64(k, kn->kc);
+    int64_t nc = min64(n, kn->nc), kc = min64(k, kn->kc);
     if (!a_in_place(kn, a, kc, nc))
         cost += (double)m * (double)k * (double)((n + kn->nc - 1) / kn->nc) *
                 (a->rs == 1 ? PACK_COPY_CYCLES : PACK_TRANSPOSE_CYCLES);
-    if (!b_in_place(kn, b, kc, mc))
+    if (!b_in_place(kn, b, kc, m))
         cost += (double)k * (double)n * (b->cs == 1 ? PACK_COPY_CYCLES : PACK_TRANSPOSE_CYCLES);
     return cost;
 }
@@ -454,7 +490,8 @@ dc_status dc__sgemm_own(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_
      * place (a share is smaller, so read in place too). */
     int64_t kc = min64(kn->kc, k), mc = min64(kn->mc, j.m), nc = min64(kn->nc, j.n);
     bool pack_a_blocks = !a_in_place(kn, &j.a, kc, nc);
-    bool pack_b_blocks = !b_in_place(kn, &j.b, kc, mc) || (j.n % kn->nr && !kn->reads_ragged_b);
+    /* B's blocks are read by all the rows of a share: at most j.m */
+    bool pack_b_blocks = !b_in_place(kn, &j.b, kc, j.m) || (j.n % kn->nr && !kn->reads_ragged_b);
     j.buf_a = pack_a_blocks ? round_up(round_up(mc, kn->mr) * kc, 16) : 0;
     j.buf_b = pack_b_blocks ? round_up(round_up(nc, kn->nr) * kc, 16) : 0;
     void *raw = NULL;

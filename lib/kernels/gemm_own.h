@@ -31,6 +31,10 @@ typedef struct dc__sgemm_panels {
     int64_t a_rs, a_cs;
     const float *b;
     int64_t b_rs;
+    /* for a strip (dc__sgemm_strip_fn) only: B panel j + 1 starts b_next
+     * floats after panel j; the last panel, when partial, has row stride
+     * b_rs_last */
+    int64_t b_next, b_rs_last;
 } dc__sgemm_panels;
 
 /* C = alpha * (A panel x B panel) + beta * C on the top-left mr x nr part
@@ -40,6 +44,15 @@ typedef struct dc__sgemm_panels {
 typedef void (*dc__sgemm_ukernel_fn)(int64_t kc, const dc__sgemm_panels *x, float alpha,
                                      float beta, float *c, int64_t rs_c, int64_t cs_c, int mr,
                                      int nr);
+
+/* The micro-kernel along a strip: C = alpha * (A panel x B) + beta * C
+ * on mr rows and n columns, NR columns (one B panel) at a time and a
+ * partial panel last; C column j at c + j * cs_c. One call per strip
+ * instead of one per tile: the setup of a call costs about as much as a
+ * tile's arithmetic when k is short. */
+typedef void (*dc__sgemm_strip_fn)(int64_t kc, const dc__sgemm_panels *x, float alpha,
+                                   float beta, float *c, int64_t rs_c, int64_t cs_c, int mr,
+                                   int64_t n);
 
 /* Packs a panel of width w (rows <= w): dst[p * w + r] = element (r, p)
  * for r < rows, p < kc, and zero for r in rows..w-1. The element is at
@@ -66,6 +79,7 @@ typedef struct dc__sgemm_kernel {
     int vw;                    /* floats per vector register */
     int64_t mc, kc, nc;        /* cache blocks: MC x KC of A, KC x NC of B */
     dc__sgemm_ukernel_fn ukernel;
+    dc__sgemm_strip_fn strip;         /* NULL: the driver calls ukernel per tile */
     bool reads_in_place;              /* takes unpacked operands (dc__sgemm_panels) */
     bool reads_ragged_b;              /* masks B loads: a partial B panel in place too */
     dc__sgemm_pack_fn pack_kcontig;   /* NULL: the portable loops */
