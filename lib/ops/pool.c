@@ -8,6 +8,7 @@
  * gradient there. */
 #include "../core/internal.h"
 #include "../core/threads.h"
+#include "fastmath.h"
 #include "op_util.h"
 
 #include <math.h>
@@ -139,6 +140,73 @@ static inline int64_t avg_count(int64_t start, int64_t k, int64_t in, bool inclu
 DEFINE_PICK(float, uint32_t, f32)
 DEFINE_PICK(double, uint64_t, f64)
 
+/* f32 2x2 windows, 8 outputs at a time: pick's steps on vectors of 8
+ * (GCC vector types; clones for AVX-512, AVX2 and the baseline). Rows r0
+ * and r1 hold the windows' top and bottom rows, ow outputs; out and arg
+ * as in max_pool_2x2; base is the flat index of r0[0] in its plane of
+ * width w. A last group of fewer than 8 works on copies padded with
+ * -inf and stores only its outputs. */
+typedef float pool_f8 __attribute__((vector_size(32)));
+typedef float pool_f16 __attribute__((vector_size(64)));
+typedef int32_t pool_i8 __attribute__((vector_size(32)));
+typedef int64_t pool_l8 __attribute__((vector_size(64)));
+
+/* where take (all ones or zero per lane): v, else best; at likewise */
+#define POOL_TAKE(take, v, vat)                                                       \
+    do {                                                                              \
+        best = (pool_f8)(((pool_i8)(v) & (take)) | ((pool_i8)best & ~(take)));        \
+        pool_l8 take64 = __builtin_convertvector((take), pool_l8);                     \
+        at = ((vat) & take64) | (at & ~take64);                                       \
+    } while (0)
+
+static DC_VEC_CLONES void max_2x2_rows_f32(const float *r0, const float *r1, int64_t base,
+                                           int64_t w, int64_t ow, float *out, int64_t *arg) {
+    const pool_l8 lane2 = {0, 2, 4, 6, 8, 10, 12, 14};
+    for (int64_t o = 0; o < ow; o += 8) {
+        int64_t n = ow - o < 8 ? ow - o : 8;
+        pool_f16 top, bot;
+        if (n == 8) {
+            memcpy(&top, r0 + 2 * o, sizeof top);
+            memcpy(&bot, r1 + 2 * o, sizeof bot);
+        } else {
+            float t[16], b[16];
+            for (int i = 0; i < 16; i++) t[i] = b[i] = -INFINITY;
+            memcpy(t, r0 + 2 * o, (size_t)(2 * n) * sizeof(float));
+            memcpy(b, r1 + 2 * o, (size_t)(2 * n) * sizeof(float));
+            memcpy(&top, t, sizeof top);
+            memcpy(&bot, b, sizeof bot);
+        }
+        pool_f8 a = __builtin_shufflevector(top, top, 0, 2, 4, 6, 8, 10, 12, 14);
+        pool_f8 b = __builtin_shufflevector(top, top, 1, 3, 5, 7, 9, 11, 13, 15);
+        pool_f8 c = __builtin_shufflevector(bot, bot, 0, 2, 4, 6, 8, 10, 12, 14);
+        pool_f8 d = __builtin_shufflevector(bot, bot, 1, 3, 5, 7, 9, 11, 13, 15);
+        pool_l8 ia = lane2 + (base + 2 * o);
+        pool_f8 best = a;
+        pool_l8 at = ia;
+        /* the order of pick: a, then b, c, d; larger or NaN replaces */
+        /* NOLINTNEXTLINE(misc-redundant-expression): v != v is the NaN test */
+        pool_i8 take = (b > best) | (b != b);
+        POOL_TAKE(take, b, ia + 1);
+        /* NOLINTNEXTLINE(misc-redundant-expression): v != v is the NaN test */
+        take = (c > best) | (c != c);
+        POOL_TAKE(take, c, ia + w);
+        /* NOLINTNEXTLINE(misc-redundant-expression): v != v is the NaN test */
+        take = (d > best) | (d != d);
+        POOL_TAKE(take, d, ia + w + 1);
+        if (n == 8) {
+            memcpy(out + o, &best, sizeof best);
+            memcpy(arg + o, &at, sizeof at);
+        } else {
+            float ob[8];
+            int64_t ab[8];
+            memcpy(ob, &best, sizeof ob);
+            memcpy(ab, &at, sizeof ab);
+            memcpy(out + o, ob, (size_t)n * sizeof(float));
+            memcpy(arg + o, ab, (size_t)n * sizeof(int64_t));
+        }
+    }
+}
+
 /* For every (n, c) plane: x points at x[n, c] (strides xs[2], xs[3]),
  * out / arg / gout / gx at the contiguous planes of the output or input.
  * The max-pool kernels take the planes [p0, p1) (flat n c index), out and
@@ -153,6 +221,13 @@ DEFINE_PICK(double, uint64_t, f64)
             for (int64_t oh = 0; oh < g->oh; oh++) {                                        \
                 const T *r0 = xp + 2 * oh * g->xs[2], *r1 = r0 + g->xs[2];                  \
                 int64_t base = 2 * oh * g->w;                                               \
+                if (sizeof(T) == sizeof(float)) {                                           \
+                    max_2x2_rows_f32((const float *)r0, (const float *)r1, base, g->w,      \
+                                     g->ow, (float *)out, arg);                             \
+                    out += g->ow;                                                           \
+                    arg += g->ow;                                                           \
+                    continue;                                                               \
+                }                                                                           \
                 /* branch-free selects: on random data a branch per compare                \
                  * mispredicts about half the time and costs more than the rest */         \
                 for (int64_t ow = 0; ow < g->ow; ow++) {                                    \
