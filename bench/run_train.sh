@@ -12,7 +12,8 @@
 # torch.set_num_threads(2)). Every run is its own process under
 # /usr/bin/time -v, for its peak RSS. Per program, the table shows the
 # median over the rounds of each run's median step time (ms), and the
-# largest peak RSS. --threads N is passed to ours (dc_set_num_threads);
+# largest peak RSS. The tiny workload's three programs run pinned to one
+# CPU (taskset), the same for all. --threads N is passed to ours (dc_set_num_threads);
 # without it ours uses the library default. --quick runs a fifth of the
 # steps.
 set -euo pipefail
@@ -77,12 +78,20 @@ run() {
 echo "machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')" >&2
 echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 for w in $workloads; do
+    # The tiny MLP's step is serial in every program: all three run on
+    # the same CPU (the first one this script may use), since the CPUs of
+    # a virtual machine can differ in speed (seen here: a serial step 1.45x
+    # (ours) to 1.8x (PyTorch) slower on one vCPU than on the other).
+    pin=()
+    if [ "$w" = tiny ] && command -v taskset >/dev/null; then
+        pin=(taskset -c "$(taskset -pc $$ | sed 's/.*: //; s/[,-].*//')")
+    fi
     for r in $(seq 1 "$rounds"); do
         echo "$w, round $r" >&2
-        run ours "$w" "$ours" --workload "$w" "${quick[@]}" "${threads[@]}"
-        run user "$w" env -u OPENBLAS_CORETYPE -u OPENBLAS_NUM_THREADS \
+        run ours "$w" "${pin[@]}" "$ours" --workload "$w" "${quick[@]}" "${threads[@]}"
+        run user "$w" "${pin[@]}" env -u OPENBLAS_CORETYPE -u OPENBLAS_NUM_THREADS \
             "$python" "$twin" --workload "$w" --mode user "${quick[@]}"
-        run tuned "$w" env OPENBLAS_CORETYPE=SkylakeX OPENBLAS_NUM_THREADS=1 \
+        run tuned "$w" "${pin[@]}" env OPENBLAS_CORETYPE=SkylakeX OPENBLAS_NUM_THREADS=1 \
             "$python" "$twin" --workload "$w" --mode tuned "${quick[@]}"
     done
 done
