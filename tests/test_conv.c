@@ -584,17 +584,25 @@ static void direct_run(const direct_case *c, dc_dtype dt, dc_tensor *x64, dc_ten
     for (int k = 0; k < 4; k++) TU_NOTNULL(res[k]);
 }
 
+/* Random f64 x, w, b and an upstream gradient g for the case: ops[0..3]. */
+static void direct_operands(const direct_case *c, uint64_t seed, dc_tensor **ops) {
+    dc_rng *rng = dc_rng_new(seed);
+    int64_t oshape[4] = {c->x[0], c->w[0], c->x[2] + 2 * c->pad[0] - c->w[2] + 1,
+                         c->x[3] + 2 * c->pad[1] - c->w[3] + 1};
+    ops[0] = dc_rand_normal(rng, DC_F64, 4, c->x, 0.0, 1.0);
+    ops[1] = dc_rand_normal(rng, DC_F64, 4, c->w, 0.0, 1.0);
+    ops[2] = dc_rand_normal(rng, DC_F64, 1, c->w, 0.0, 1.0);
+    ops[3] = dc_rand_normal(rng, DC_F64, 4, oshape, 0.0, 1.0);
+    dc_rng_free(rng);
+    for (int k = 0; k < 4; k++) TU_NOTNULL(ops[k]);
+}
+
 START_TEST(direct_matches_gemm) {
     const direct_case *c = &direct_cases[_i];
     dc_scope *s = dc_scope_begin();
-    dc_rng *rng = dc_rng_new(100 + (uint64_t)_i);
-    int64_t oshape[4] = {c->x[0], c->w[0], c->x[2] + 2 * c->pad[0] - c->w[2] + 1,
-                         c->x[3] + 2 * c->pad[1] - c->w[3] + 1};
-    dc_tensor *x = dc_rand_normal(rng, DC_F64, 4, c->x, 0.0, 1.0);
-    dc_tensor *w = dc_rand_normal(rng, DC_F64, 4, c->w, 0.0, 1.0);
-    dc_tensor *b = dc_rand_normal(rng, DC_F64, 1, c->w, 0.0, 1.0);
-    dc_tensor *g = dc_rand_normal(rng, DC_F64, 4, oshape, 0.0, 1.0);
-    dc_rng_free(rng);
+    dc_tensor *op[4];
+    direct_operands(c, 100 + (uint64_t)_i, op);
+    dc_tensor *x = op[0], *w = op[1], *b = op[2], *g = op[3];
     dc_tensor *want[4], *got[4];
     direct_run(c, DC_F64, x, w, b, g, want);
     direct_run(c, DC_F32, x, w, b, g, got);
@@ -610,14 +618,9 @@ START_TEST(direct_same_bits_on_any_threads) {
     const direct_case *c = &direct_cases[_i];
     int threads = dc_get_num_threads();
     dc_scope *s = dc_scope_begin();
-    dc_rng *rng = dc_rng_new(7);
-    int64_t oshape[4] = {c->x[0], c->w[0], c->x[2] + 2 * c->pad[0] - c->w[2] + 1,
-                         c->x[3] + 2 * c->pad[1] - c->w[3] + 1};
-    dc_tensor *x = dc_rand_normal(rng, DC_F64, 4, c->x, 0.0, 1.0);
-    dc_tensor *w = dc_rand_normal(rng, DC_F64, 4, c->w, 0.0, 1.0);
-    dc_tensor *b = dc_rand_normal(rng, DC_F64, 1, c->w, 0.0, 1.0);
-    dc_tensor *g = dc_rand_normal(rng, DC_F64, 4, oshape, 0.0, 1.0);
-    dc_rng_free(rng);
+    dc_tensor *op[4];
+    direct_operands(c, 7, op);
+    dc_tensor *x = op[0], *w = op[1], *b = op[2], *g = op[3];
     dc_tensor *one[4], *two[4];
     TU_OK(dc_set_num_threads(1));
     direct_run(c, DC_F32, x, w, b, g, one);
