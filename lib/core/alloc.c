@@ -179,13 +179,10 @@ static void shared_put(block_head *h) {
     }
 }
 
-/* A block of class cls from the shared cache, or NULL. A large block
- * may come from up to FIT_CLASSES classes above (at most twice the size)
- * when its own class has none waiting: a training step frees activations
- * of some sizes while its backward asks for gradients of others, and
- * without this each size keeps its own idle blocks and the peak resident
- * memory grows by them. Small blocks keep their exact class (the per
- * thread caches serve them). */
+/* A block of class cls from the shared cache, or NULL; a large block
+ * may be a near fit of up to FIT_CLASSES classes above (see "Near fits"
+ * at the top). Small blocks keep their exact class (the per-thread
+ * caches serve them). */
 #define FIT_CLASSES 4
 
 static block_head *shared_take(uint32_t cls) {

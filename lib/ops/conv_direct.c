@@ -421,7 +421,9 @@ static void bwd_chunk(void *ctx, int64_t k, int slot) {
     int64_t lo, hi;
     chunk_images(g->n, j->nchunks, k, &lo, &hi);
     if (j->parts) weight_pass(j, k, lo, hi, s);
-    if (j->gx) input_pass(j, lo, hi, s + bwd_slot_floats(g, &j->Lx, &j->Lg, j->parts, false));
+    /* the input pass's scratch follows the weight pass's */
+    if (j->gx)
+        input_pass(j, lo, hi, s + bwd_slot_floats(g, &j->Lx, &j->Lg, j->parts != NULL, false));
 }
 
 /* wf (c_in, c_out, kh, kw) = w (c_out, c_in, kh, kw) transposed on its

@@ -207,13 +207,29 @@ static DC_VEC_CLONES void max_2x2_rows_f32(const float *r0, const float *r1, int
     }
 }
 
+/* The same for f64, one window at a time with pick's branch-free
+ * selects (on random data a branch per compare mispredicts about half
+ * the time and costs more than the rest). */
+static void max_2x2_rows_f64(const double *r0, const double *r1, int64_t base, int64_t w,
+                             int64_t ow, double *out, int64_t *arg) {
+    for (int64_t o = 0; o < ow; o++) {
+        double best = r0[2 * o];
+        int64_t at = base + 2 * o;
+        pick_f64(r0[2 * o + 1], base + 2 * o + 1, &best, &at);
+        pick_f64(r1[2 * o], base + w + 2 * o, &best, &at);
+        pick_f64(r1[2 * o + 1], base + w + 2 * o + 1, &best, &at);
+        out[o] = best;
+        arg[o] = at;
+    }
+}
+
 /* For every (n, c) plane: x points at x[n, c] (strides xs[2], xs[3]),
  * out / arg / gout / gx at the contiguous planes of the output or input.
  * The max-pool kernels take the planes [p0, p1) (flat n c index), out and
  * arg pointing at plane p0's, so that threads can share the planes. */
 #define DEFINE_POOL_KERNELS(T, SUF)                                                         \
     /* the common 2x2 window, stride 2, no padding, rows contiguous: the                  \
-     * same comparisons in the same order, without the general indexing */                \
+     * same comparisons in the same order, a row at a time (max_2x2_rows) */              \
     static void max_pool_2x2_##SUF(const T *x, const pool_geom *g, int64_t p0, int64_t p1,  \
                                    T *out, int64_t *arg) {                                  \
         for (int64_t nc = p0; nc < p1; nc++) {                                              \
@@ -221,24 +237,7 @@ static DC_VEC_CLONES void max_2x2_rows_f32(const float *r0, const float *r1, int
             for (int64_t oh = 0; oh < g->oh; oh++) {                                        \
                 const T *r0 = xp + 2 * oh * g->xs[2], *r1 = r0 + g->xs[2];                  \
                 int64_t base = 2 * oh * g->w;                                               \
-                if (sizeof(T) == sizeof(float)) {                                           \
-                    max_2x2_rows_f32((const float *)r0, (const float *)r1, base, g->w,      \
-                                     g->ow, (float *)out, arg);                             \
-                    out += g->ow;                                                           \
-                    arg += g->ow;                                                           \
-                    continue;                                                               \
-                }                                                                           \
-                /* branch-free selects: on random data a branch per compare                \
-                 * mispredicts about half the time and costs more than the rest */         \
-                for (int64_t ow = 0; ow < g->ow; ow++) {                                    \
-                    T best = r0[2 * ow];                                                    \
-                    int64_t at = base + 2 * ow;                                             \
-                    pick_##SUF(r0[2 * ow + 1], base + 2 * ow + 1, &best, &at);              \
-                    pick_##SUF(r1[2 * ow], base + g->w + 2 * ow, &best, &at);               \
-                    pick_##SUF(r1[2 * ow + 1], base + g->w + 2 * ow + 1, &best, &at);       \
-                    out[ow] = best;                                                         \
-                    arg[ow] = at;                                                           \
-                }                                                                           \
+                max_2x2_rows_##SUF(r0, r1, base, g->w, g->ow, out, arg);                    \
                 out += g->ow;                                                               \
                 arg += g->ow;                                                               \
             }                                                                               \
