@@ -30,4 +30,13 @@ int dc__pool_threads(void);
  * it. */
 int dc__parallel_for(dc__chunk_fn fn, void *ctx, int64_t nchunks, int threads);
 
+/* Items [*lo, *hi) of chunk k when n items are cut into nchunks parts of
+ * sizes differing by at most one (nchunks >= 1, n * nchunks must not
+ * overflow). */
+static inline void dc__chunk_range(int64_t n, int64_t nchunks, int64_t k, int64_t *lo,
+                                   int64_t *hi) {
+    *lo = n * k / nchunks;
+    *hi = n * (k + 1) / nchunks;
+}
+
 #endif

@@ -258,12 +258,6 @@ static void correlate(const float *xp, const padded *L, int64_t cin, int64_t kh,
 
 static int64_t chunk_count(int64_t n) { return n < MAX_CHUNKS ? n : MAX_CHUNKS; }
 
-/* Images [*lo, *hi) of chunk k of nchunks. */
-static void chunk_images(int64_t n, int64_t nchunks, int64_t k, int64_t *lo, int64_t *hi) {
-    *lo = n * k / nchunks;
-    *hi = n * (k + 1) / nchunks;
-}
-
 /* Threads that may take part, and so the scratch slots to allocate. */
 static int slot_count(int64_t nchunks) {
     int t = dc__pool_threads();
@@ -290,7 +284,7 @@ static void fwd_chunk(void *ctx, int64_t k, int slot) {
     float *xp = j->scratch + slot * j->slot_floats;
     float *y = xp + g->c_in * j->L.cs;
     int64_t ys = j->L.yplane, lo, hi;
-    chunk_images(g->n, j->nchunks, k, &lo, &hi);
+    dc__chunk_range(g->n, j->nchunks, k, &lo, &hi);
     for (int64_t n = lo; n < hi; n++) {
         pad_planes(j->x + n * j->xs[0], j->xs + 1, g->c_in, g->h, g->w, g->ph, g->pw, &j->L,
                    xp);
@@ -419,7 +413,7 @@ static void bwd_chunk(void *ctx, int64_t k, int slot) {
     const conv_geom *g = j->g;
     float *s = j->scratch + slot * j->slot_floats;
     int64_t lo, hi;
-    chunk_images(g->n, j->nchunks, k, &lo, &hi);
+    dc__chunk_range(g->n, j->nchunks, k, &lo, &hi);
     if (j->parts) weight_pass(j, k, lo, hi, s);
     /* the input pass's scratch follows the weight pass's */
     if (j->gx)

@@ -256,7 +256,8 @@ static void forward_gates_chunk(void *ctx, int64_t chunk, int slot) {
     const lstm_geom *g = j->g;
     const lstm_saved *s = j->s;
     size_t hb = (size_t)g->hs * g->es, gb = 4 * hb;
-    int64_t lo = g->batch * chunk / j->nchunks, hi = g->batch * (chunk + 1) / j->nchunks;
+    int64_t lo, hi;
+    dc__chunk_range(g->batch, j->nchunks, chunk, &lo, &hi);
     for (int64_t b = lo; b < hi; b++) {
         size_t r = (size_t)row_of(g, b, j->t);
         j->fn.fwd(g->hs, j->xp + r * gb, j->hw + (size_t)b * gb, c_prev_of(j, b, r),
@@ -362,7 +363,8 @@ static void backward_gates_chunk(void *ctx, int64_t chunk, int slot) {
     const step_job *j = ctx;
     const lstm_geom *g = j->g;
     size_t hb = (size_t)g->hs * g->es, gb = 4 * hb;
-    int64_t lo = g->batch * chunk / j->nchunks, hi = g->batch * (chunk + 1) / j->nchunks;
+    int64_t lo, hi;
+    dc__chunk_range(g->batch, j->nchunks, chunk, &lo, &hi);
     for (int64_t b = lo; b < hi; b++) {
         size_t r = (size_t)row_of(g, b, j->t);
         j->fn.bwd(g->hs, j->gy + r * hb, j->dh + (size_t)b * hb, j->s->acts + r * gb,

@@ -191,19 +191,14 @@ DC_VEC_CLONES static void softmax_row_f32(const float *x, float *y, int64_t len,
 #define PAR_ROW_ELEMS ((int64_t)1 << 15)
 #define PAR_MAX_CHUNKS 64
 
-/* The rows [lo, hi) of chunk c when nrows rows of len elements are cut
- * into nchunks; returns nchunks (1 when the work is too small to split). */
+/* The chunks nrows rows of len elements are cut into (dc__chunk_range
+ * gives each its rows); 1 when the work is too small to split. */
 static int64_t row_chunks(int64_t nrows, int64_t len) {
     int64_t elems = nrows * (len > 0 ? len : 1);
     int64_t n = elems / PAR_ROW_ELEMS;
     if (n > PAR_MAX_CHUNKS) n = PAR_MAX_CHUNKS;
     if (n > nrows) n = nrows;
     return n > 1 ? n : 1;
-}
-
-static void chunk_rows(int64_t nrows, int64_t nchunks, int64_t c, int64_t *lo, int64_t *hi) {
-    *lo = nrows * c / nchunks;
-    *hi = nrows * (c + 1) / nchunks;
 }
 
 /* Rows lo..hi-1 of length len of the last axis; causal: row r (query
@@ -230,7 +225,7 @@ static void softmax_chunk(void *ctx, int64_t c, int slot) {
     (void)slot;
     const softmax_job *j = ctx;
     int64_t lo, hi;
-    chunk_rows(j->nrows, j->nchunks, c, &lo, &hi);
+    dc__chunk_range(j->nrows, j->nchunks, c, &lo, &hi);
     softmax_row_range_f32(j->x, j->y, lo, hi, j->len, j->rows_l, j->causal, j->scale,
                           j->log_out);
 }
@@ -280,7 +275,7 @@ static void softmax_grad_chunk(void *ctx, int64_t c, int slot) {
     (void)slot;
     const softmax_grad_job *j = ctx;
     int64_t lo, hi;
-    chunk_rows(j->nrows, j->nchunks, c, &lo, &hi);
+    dc__chunk_range(j->nrows, j->nchunks, c, &lo, &hi);
     softmax_grad_row_range_f32(j->y + lo * j->len, j->g + lo * j->len, j->gi + lo * j->len,
                                hi - lo, j->len, j->scale, j->log_out);
 }
