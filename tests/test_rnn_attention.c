@@ -13,6 +13,7 @@
 #include "testutil.h"
 
 #include "core/internal.h"
+#include "ops/op_util.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -678,10 +679,6 @@ START_TEST(block_matches_torch) {
     close_case(&r);
 }
 END_TEST
-
-/* x + a, written over a (lib/ops/binary.c; the transformer block's
- * residual adds). */
-dc_tensor *dc__add_over(dc_tensor *x, dc_tensor *a);
 
 /* The residual add of a Linear's output gives dc_add's values and
  * gradients, reusing the output's storage only when nothing else holds

@@ -160,6 +160,9 @@ static inline uint64_t dc__version(const dc_tensor *t) {
 }
 /* A contiguous copy of t (same dtype), owned by the caller, no autodiff. */
 dc_tensor *dc__copy_contiguous(const dc_tensor *t);
+/* t itself (a new reference) when contiguous, else dc__copy_contiguous(t);
+ * NULL stays NULL, and a failed copy is NULL with the error recorded. */
+dc_tensor *dc__contiguous_ref(dc_tensor *t);
 /* Copies src's elements into dst (same shape; dtypes may differ). */
 void dc__copy_elements(dc_tensor *dst, const dc_tensor *src);
 

@@ -338,6 +338,11 @@ dc_tensor *dc__copy_contiguous(const dc_tensor *t) {
     return out;
 }
 
+dc_tensor *dc__contiguous_ref(dc_tensor *t) {
+    if (!t) return NULL;
+    return dc__tensor_is_contiguous(t) ? dc_retain(t) : dc__copy_contiguous(t);
+}
+
 /* Element offset (into storage) of a multi-index; negative entries count
  * from the end. */
 static dc_status element_offset(const dc_tensor *t, const int64_t *index,

@@ -313,10 +313,6 @@ static dc_tensor *block_dropout(const dc_module *m, dc_tensor *t) {
     return dc_dropout(t, cfg->dropout, 1, NULL);
 }
 
-/* x + a (lib/ops/binary.c): the sum may be written over a, which the
- * caller hands over, so that a does not stay alive beside the sum. */
-dc_tensor *dc__add_over(dc_tensor *x, dc_tensor *a);
-
 /* Runs in the caller's scope. Each branch's output is read only by its
  * residual add, so the add may reuse its storage. */
 static dc_tensor *block_compute(dc_module *m, dc_tensor *x) {

@@ -264,9 +264,10 @@ static dc_status run_stack(const dc_module *m, dc_tensor *x, dc_tensor *h0, dc_t
     int time_axis = cfg->batch_first ? 1 : 0;
     int64_t batch = x->shape[1 - time_axis], layers = cfg->num_layers;
     bool lstm = cfg->kind == DC_RNN_LSTM;
-    dc_tensor **steps = dc__calloc((size_t)x->shape[time_axis], sizeof *steps);
+    /* per-step scratch of the GRU / tanh-RNN loop (the fused LSTM needs none) */
+    dc_tensor **steps = lstm ? NULL : dc__calloc((size_t)x->shape[time_axis], sizeof *steps);
     dc_tensor **finals = dc__calloc(2 * (size_t)layers, sizeof *finals);
-    dc_status st = steps && finals ? DC_OK : DC_E_NOMEM;
+    dc_status st = (steps || lstm) && finals ? DC_OK : DC_E_NOMEM;
     dc_tensor *in = x;
     for (int64_t l = 0; l < layers && st == DC_OK; l++) {
         dc_tensor *h = initial_state(h0, l, x->dtype, batch, cfg->hidden_size);

@@ -261,14 +261,7 @@ static bool add_over_ok(const dc_tensor *x, const dc_tensor *a) {
            a->storage->owns_data && dc__tensor_is_contiguous(a) && dc__tensor_is_contiguous(x);
 }
 
-/* x + a for a residual connection (lib/nn/attention.c), a the output of a
- * Linear that the caller hands over: when nothing else sees a, the sum is
- * written over it and shares its storage, instead of a new tensor while
- * the add's node keeps a alive until backward (a transformer block's two
- * residual branches, 2 MiB a layer of a small GPT). Recorded as an add;
- * otherwise exactly dc_add. The caller must not read a afterwards. a's
- * storage version is left as it is on purpose: no backward reads a. */
-dc_tensor *dc__add_over(dc_tensor *x, dc_tensor *a);
+/* op_util.h says what this may do to a. */
 dc_tensor *dc__add_over(dc_tensor *x, dc_tensor *a) {
     if (!dc__is_tensor(x) || !dc__is_tensor(a) || !add_over_ok(x, a)) return dc_add(x, a);
     dc_tensor *out = dc__tensor_view(a, a->ndim, a->shape, a->strides, a->offset);

@@ -399,7 +399,7 @@ static dc_tensor *conv2d_impl(dc_tensor *x, dc_tensor *w, dc_tensor *b,
     /* zeroed when no GEMM writes it (no input channels) */
     dc_tensor *out = dc__tensor_new(x->dtype, 4, shape, g.kcols == 0);
     if (!out) return NULL;
-    dc_tensor *wc = dc__tensor_is_contiguous(w) ? dc_retain(w) : dc__copy_contiguous(w);
+    dc_tensor *wc = dc__contiguous_ref(w);
     dc_tensor *inputs[3] = {x, w, b};
     /* the weight gradient will need the column matrix: keep it */
     bool keep = w->requires_grad && dc__should_record(inputs, b ? 3 : 2);
@@ -547,8 +547,8 @@ dc_status dc__conv2d_backward(dc_node *node, dc_tensor *out, dc_tensor *gout,
     dc_tensor *b = node->n_inputs > 2 ? node->inputs[2] : NULL;
     conv_geom g;
     geom_from_node(node, &g);
-    dc_tensor *gc = dc__tensor_is_contiguous(gout) ? dc_retain(gout) : dc__copy_contiguous(gout);
-    dc_tensor *wc = dc__tensor_is_contiguous(w) ? dc_retain(w) : dc__copy_contiguous(w);
+    dc_tensor *gc = dc__contiguous_ref(gout);
+    dc_tensor *wc = dc__contiguous_ref(w);
     /* the direct kernels overwrite the gradients; the GEMM path adds into them */
     bool direct = dc__conv_direct_applies(&g, x->dtype);
     dc_tensor *gx = x->requires_grad ? dc__tensor_new(x->dtype, 4, x->shape, !direct) : NULL;

@@ -153,12 +153,6 @@ static row_fns row_fns_for(dc_dtype dt) {
 /* Helpers                                                           */
 /* ---------------------------------------------------------------- */
 
-/* A contiguous reference to t (itself when it already is), owned by the
- * caller; NULL (error recorded) when the copy fails. */
-static dc_tensor *contiguous_ref(dc_tensor *t) {
-    return dc__tensor_is_contiguous(t) ? dc_retain(t) : dc__copy_contiguous(t);
-}
-
 /* w (4H, H), any strides -> its transpose (H, 4H), contiguous: the step's
  * product h W_hh^T then reads both operands along their rows, which our
  * GEMM runs faster than a transposed right operand at these shapes. In
@@ -295,9 +289,9 @@ static dc_status forward_loop(const lstm_geom *g, dc_dtype dt, const char *xp, c
 static dc_status run_forward(const lstm_geom *g, dc_tensor *xp, dc_tensor *w_hh, dc_tensor *h0,
                              dc_tensor *c0, dc_tensor *saved, dc_tensor *y, bool with_c) {
     dc_dtype dt = xp->dtype;
-    dc_tensor *xc = contiguous_ref(xp);
-    dc_tensor *hc = xc ? contiguous_ref(h0) : NULL;
-    dc_tensor *cc = hc ? contiguous_ref(c0) : NULL;
+    dc_tensor *xc = dc__contiguous_ref(xp);
+    dc_tensor *hc = xc ? dc__contiguous_ref(h0) : NULL;
+    dc_tensor *cc = hc ? dc__contiguous_ref(c0) : NULL;
     dc_tensor *w_t = cc ? transposed_copy(w_hh) : NULL;
     dc_tensor *hw = w_t ? dc__tensor_new(dt, 2, (const int64_t[]){g->batch, 4 * g->hs}, false)
                         : NULL;
@@ -408,9 +402,9 @@ dc_status dc__lstm_backward(dc_node *node, dc_tensor *out, dc_tensor *gout, dc_t
     lstm_geom g = geom_of(xp, batch_first);
     dc_dtype dt = xp->dtype;
     const int64_t state_shape[2] = {g.batch, g.hs};
-    dc_tensor *gy = contiguous_ref(gout);
-    dc_tensor *wc = gy ? contiguous_ref(w) : NULL;
-    dc_tensor *cc = wc ? contiguous_ref(c0) : NULL;
+    dc_tensor *gy = dc__contiguous_ref(gout);
+    dc_tensor *wc = gy ? dc__contiguous_ref(w) : NULL;
+    dc_tensor *cc = wc ? dc__contiguous_ref(c0) : NULL;
     dc_tensor *dxp = cc ? dc__tensor_new(dt, 3, xp->shape, false) : NULL;
     dc_tensor *dh = dxp ? dc__tensor_new(dt, 2, state_shape, true) : NULL;
     dc_tensor *dc = dh ? dc__tensor_new(dt, 2, state_shape, !with_c) : NULL;

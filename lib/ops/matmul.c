@@ -314,12 +314,6 @@ dc_status dc__matmul_backward(dc_node *node, dc_tensor *out, dc_tensor *gout, dc
 /* linear: x @ w^T + b in one op                                     */
 /* ---------------------------------------------------------------- */
 
-/* A contiguous reference to t (itself when it already is). */
-static dc_tensor *contiguous_ref(dc_tensor *t) {
-    if (!t) return NULL;
-    return dc__tensor_is_contiguous(t) ? dc_retain(t) : dc__copy_contiguous(t);
-}
-
 /* out (rows, n) = b broadcast over the rows (zero without b). */
 /* acc[j] += row[j] for j < n: one row of a bias gradient's column sums
  * (compiled for AVX-512 and AVX2 too: a GPT's rows are long). */
@@ -365,9 +359,9 @@ dc_tensor *dc__linear(dc_tensor *x, dc_tensor *w, dc_tensor *b) {
     memcpy(shape, x->shape, sizeof shape);
     shape[x->ndim - 1] = n;
     dc_tensor *out = dc__tensor_new(x->dtype, x->ndim, shape, false);
-    dc_tensor *xc = out ? contiguous_ref(x) : NULL;
-    dc_tensor *wc = xc ? contiguous_ref(w) : NULL;
-    dc_tensor *bc = wc ? contiguous_ref(b) : NULL;
+    dc_tensor *xc = out ? dc__contiguous_ref(x) : NULL;
+    dc_tensor *wc = xc ? dc__contiguous_ref(w) : NULL;
+    dc_tensor *bc = wc ? dc__contiguous_ref(b) : NULL;
     dc_status st = !out || !xc || !wc || (b && !bc) ? dc__failure_status() : DC_OK;
     if (st == DC_OK && out->numel > 0) {
         fill_bias(out, bc, rows, n);
@@ -399,13 +393,13 @@ dc_status dc__linear_backward(dc_node *node, dc_tensor *out, dc_tensor *gout, dc
     int64_t k = w->shape[1], n = w->shape[0];
     int64_t rows = 1;
     for (int d = 0; d + 1 < x->ndim; d++) rows *= x->shape[d];
-    dc_tensor *gc = contiguous_ref(gout);
+    dc_tensor *gc = dc__contiguous_ref(gout);
     dc_tensor *gx = x->requires_grad ? dc__tensor_new(dt, x->ndim, x->shape, k == 0 || n == 0)
                                      : NULL;
     dc_tensor *gw = w->requires_grad ? dc__tensor_new(dt, 2, w->shape, rows == 0) : NULL;
     dc_tensor *gb = b && b->requires_grad ? dc__tensor_new(dt, 1, b->shape, false) : NULL;
-    dc_tensor *wc = gx ? contiguous_ref(w) : NULL;
-    dc_tensor *xc = gw ? contiguous_ref(x) : NULL;
+    dc_tensor *wc = gx ? dc__contiguous_ref(w) : NULL;
+    dc_tensor *xc = gw ? dc__contiguous_ref(x) : NULL;
     dc_status st = DC_OK;
     if (!gc || (x->requires_grad && (!gx || !wc)) || (w->requires_grad && (!gw || !xc)) ||
         (b && b->requires_grad && !gb))

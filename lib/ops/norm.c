@@ -399,13 +399,6 @@ static dc_status ln_backward_f32_par(const float *x, const float *w, const float
     return DC_OK;
 }
 
-/* t itself (a new reference) when contiguous, else a contiguous copy;
- * NULL stays NULL. */
-static dc_tensor *contiguous_or_null(dc_tensor *t) {
-    if (!t) return NULL;
-    return dc__tensor_is_contiguous(t) ? dc_retain(t) : dc__copy_contiguous(t);
-}
-
 /* x: (..., D1..Dk), k = normalized_ndim; weight, bias: (D1..Dk) or NULL
  * -> x's shape. Records DC_OP_LAYER_NORM with inputs x, [weight], [bias]
  * (iparams: k, has weight, has bias) and the row statistics (f64,
@@ -415,8 +408,8 @@ static dc_tensor *layer_norm_fused(dc_tensor *x, int normalized_ndim, dc_tensor 
     int64_t d = 1;
     for (int i = x->ndim - normalized_ndim; i < x->ndim; i++) d *= x->shape[i];
     int64_t rows = d > 0 ? x->numel / d : 0;
-    dc_tensor *xc = contiguous_or_null(x), *wc = contiguous_or_null(weight);
-    dc_tensor *bc = contiguous_or_null(bias);
+    dc_tensor *xc = dc__contiguous_ref(x), *wc = dc__contiguous_ref(weight);
+    dc_tensor *bc = dc__contiguous_ref(bias);
     dc_tensor *out = dc__tensor_new(x->dtype, x->ndim, x->shape, false);
     dc_tensor *stats = dc__tensor_new(DC_F64, 2, (const int64_t[]){rows, 2}, false);
     bool ok = xc && out && stats && (!weight || wc) && (!bias || bc);
@@ -467,8 +460,8 @@ dc_status dc__layer_norm_backward(dc_node *node, dc_tensor *out, dc_tensor *gout
     int64_t d = 1;
     for (int i = x->ndim - k; i < x->ndim; i++) d *= x->shape[i];
     int64_t rows = d > 0 ? x->numel / d : 0;
-    dc_tensor *xc = contiguous_or_null(x), *wc = contiguous_or_null(w);
-    dc_tensor *gc = contiguous_or_null(gout);
+    dc_tensor *xc = dc__contiguous_ref(x), *wc = dc__contiguous_ref(w);
+    dc_tensor *gc = dc__contiguous_ref(gout);
     dc_tensor *gx = x->requires_grad ? dc__tensor_new(x->dtype, x->ndim, x->shape, false) : NULL;
     dc_tensor *gw = w && w->requires_grad ? dc__tensor_new(w->dtype, w->ndim, w->shape, true)
                                           : NULL;

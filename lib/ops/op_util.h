@@ -54,6 +54,17 @@ dc_tensor *dc__softmax_attention(dc_tensor *scores, double scale, bool causal);
  * sum. Inputs must be checked by the caller: same floating dtype, w 2-D,
  * K matching, b of size N. */
 dc_tensor *dc__linear(dc_tensor *x, dc_tensor *w, dc_tensor *b);
+/* x + a for a residual connection (lib/nn/attention.c; in binary.c), a
+ * the output of a Linear that the caller made and hands over: when
+ * nothing else sees a (its one reference is the caller's, or its
+ * scope's), the sum is written over it and shares its storage, instead
+ * of a new tensor while the add's node keeps a alive until backward (a
+ * transformer block's two residual branches, 2 MiB a layer of a small
+ * GPT). Recorded as an add; otherwise exactly dc_add. Only for tensors
+ * never shown to anyone else: the caller must not read a afterwards, and
+ * a plain pointer to a that someone kept would see the sum. a's storage
+ * version is left as it is on purpose: no backward reads a. */
+dc_tensor *dc__add_over(dc_tensor *x, dc_tensor *a);
 /* x: (N, C) float, labels: i64 (N), keep: bool (N) -> 0-d: the summed
  * cross-entropy of the kept rows over denom (lib/ops/softmax.c). */
 dc_tensor *dc__cross_entropy_rows(dc_tensor *x, dc_tensor *labels, dc_tensor *keep, double denom);

@@ -96,11 +96,6 @@ static bool pool_setup(const dc_tensor *x, const int64_t *kernel, const int64_t 
            pool_out_size(g->w, g->kw, g->sw, g->pw, func, "width", &g->ow);
 }
 
-/* A contiguous version of t (a new reference of the caller's). */
-static dc_tensor *contiguous_ref(dc_tensor *t) {
-    return dc__tensor_is_contiguous(t) ? dc_retain(t) : dc__copy_contiguous(t);
-}
-
 /* Clips the window [start, start + k) of a padded axis to the input:
  * *lo..*hi (exclusive). */
 static inline void clip_window(int64_t start, int64_t k, int64_t in, int64_t *lo,
@@ -478,7 +473,7 @@ dc_status dc__max_pool2d_backward(dc_node *node, dc_tensor *out, dc_tensor *gout
                                   dc_tensor **gin) {
     (void)out;
     dc_tensor *x = node->inputs[0], *arg = node->saved;
-    dc_tensor *gc = contiguous_ref(gout);
+    dc_tensor *gc = dc__contiguous_ref(gout);
     dc_tensor *gx = gc ? dc__tensor_new(x->dtype, 4, x->shape, false) : NULL;
     if (!gx) {
         dc_release(gc);
@@ -542,7 +537,7 @@ dc_status dc__avg_pool2d_backward(dc_node *node, dc_tensor *out, dc_tensor *gout
     g.ph = node->iparams[4];
     g.pw = node->iparams[5];
     bool include_pad = node->iparams[6] != 0;
-    dc_tensor *gc = contiguous_ref(gout);
+    dc_tensor *gc = dc__contiguous_ref(gout);
     dc_tensor *gx = gc ? dc__tensor_new(x->dtype, 4, x->shape, true) : NULL;
     if (!gx) {
         dc_release(gc);
@@ -615,7 +610,7 @@ dc_status dc__adaptive_avg_pool2d_backward(dc_node *node, dc_tensor *out, dc_ten
     read_input(x, &g);
     g.oh = node->iparams[0];
     g.ow = node->iparams[1];
-    dc_tensor *gc = contiguous_ref(gout);
+    dc_tensor *gc = dc__contiguous_ref(gout);
     dc_tensor *gx = gc ? dc__tensor_new(x->dtype, 4, x->shape, true) : NULL;
     if (!gx) {
         dc_release(gc);

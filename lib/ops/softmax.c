@@ -478,7 +478,7 @@ dc_tensor *dc__cross_entropy_rows(dc_tensor *x, dc_tensor *labels, dc_tensor *ke
     }
     dc_tensor *inputs[3] = {x, labels, keep};
     int64_t n = x->shape[0], c = x->shape[1];
-    dc_tensor *xc = dc__tensor_is_contiguous(x) ? dc_retain(x) : dc__copy_contiguous(x);
+    dc_tensor *xc = dc__contiguous_ref(x);
     dc_tensor *out = xc ? dc__tensor_new(x->dtype, 0, NULL, false) : NULL;
     /* each row's log-sum-exp, kept for the backward (which would
      * otherwise compute it again) when the op is recorded */
@@ -520,7 +520,7 @@ dc_status dc__cross_entropy_backward(dc_node *node, dc_tensor *out, dc_tensor *g
     (void)out;
     dc_tensor *x = node->inputs[0];
     if (!x->requires_grad) return DC_OK;
-    dc_tensor *xc = dc__tensor_is_contiguous(x) ? dc_retain(x) : dc__copy_contiguous(x);
+    dc_tensor *xc = dc__contiguous_ref(x);
     dc_tensor *gx = xc ? dc__tensor_new(x->dtype, 2, x->shape, true) : NULL;
     if (!gx) {
         dc_release(xc);
