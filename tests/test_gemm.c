@@ -2,6 +2,9 @@
  * product computed here, on every instruction set this CPU runs, on one
  * and two threads; the backend switch through the public API; the thread
  * pool (lib/core/threads.c) on its own. */
+#if defined(__linux__) && !defined(_GNU_SOURCE)
+#  define _GNU_SOURCE 1   /* sched_getcpu, CPU_*, sched_setaffinity */
+#endif
 #include "testutil.h"
 
 #include "core/threads.h"
@@ -10,9 +13,12 @@
 #include <dirent.h>
 #include <math.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 /* ---------------------------------------------------------------- */
@@ -486,6 +492,18 @@ static int count_threads(void) {
     return n;
 }
 
+/* count_threads() once it equals want, or after about a second: a
+ * joined thread may stay listed for a moment after pthread_join returns
+ * (the kernel finishes its exit after waking the joiner). */
+static int count_threads_settled(int want) {
+    int n = count_threads();
+    for (int i = 0; i < 1000 && n != want; i++) {
+        usleep(1000);
+        n = count_threads();
+    }
+    return n;
+}
+
 /* Workers start lazily and dc_set_num_threads(1) stops them. */
 START_TEST(pool_starts_lazily_and_stops) {
     int base = count_threads();
@@ -496,7 +514,7 @@ START_TEST(pool_starts_lazily_and_stops) {
     ck_assert_int_eq(dc__parallel_for(probe_chunk, &p, 3, 3), 3);
     ck_assert_int_eq(count_threads(), base + 2);
     TU_OK(dc_set_num_threads(1));
-    ck_assert_int_eq(count_threads(), base);
+    ck_assert_int_eq(count_threads_settled(base), base);
     ck_assert_int_eq(dc__parallel_for(probe_chunk, &q, 3, 3), 1);
     ck_assert_int_eq(count_threads(), base);
     TU_OK(dc_set_num_threads(0));
@@ -541,6 +559,80 @@ START_TEST(pool_survives_fork) {
 }
 END_TEST
 
+#ifdef __linux__
+/* Where each slot ran its chunks: the CPU of its last one, and how many. */
+typedef struct slot_cpus {
+    atomic_int cpu[2], chunks[2];
+} slot_cpus;
+
+/* Records the CPU of slot's chunk after 50 us of work: the worker,
+ * sharing the caller's CPU, gets a turn before the chunks run out. */
+static void cpu_chunk(void *ctx, int64_t chunk, int slot) {
+    (void)chunk;
+    slot_cpus *sc = ctx;
+    struct timespec t0, t;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    do clock_gettime(CLOCK_MONOTONIC, &t);
+    while ((t.tv_sec - t0.tv_sec) * 1000000000L + (t.tv_nsec - t0.tv_nsec) < 50000);
+    atomic_store(&sc->cpu[slot], sched_getcpu());
+    atomic_fetch_add(&sc->chunks[slot], 1);
+}
+
+/* Pins every thread of this process but the caller to cpu. */
+static void pin_other_threads(int cpu) {
+    DIR *d = opendir("/proc/self/task");
+    ck_assert_ptr_nonnull(d);
+    long self = syscall(SYS_gettid);
+    cpu_set_t one;
+    CPU_ZERO(&one);
+    CPU_SET(cpu, &one);
+    for (struct dirent *e; (e = readdir(d)) != NULL;) {
+        long tid = atol(e->d_name);
+        if (tid > 0 && tid != self) sched_setaffinity((pid_t)tid, sizeof one, &one);
+    }
+    closedir(d);
+}
+#endif
+
+/* A worker does not run its chunks on the CPU of the run's caller: the
+ * kernel may put both there and keep them together (threads.c). Forced
+ * here by pinning the worker onto the caller's CPU before every run. The
+ * kernel may finish moving a running thread a little after the pinning
+ * call returns, so a worker's first chunk may still run there; its last
+ * of several may not. */
+START_TEST(pool_workers_leave_the_callers_cpu) {
+#ifdef __linux__
+    cpu_set_t all;
+    ck_assert_int_eq(sched_getaffinity(0, sizeof all, &all), 0);
+    if (CPU_COUNT(&all) < 2) return;   /* nowhere else to go */
+    int home = -1;
+    for (int c = 0; c < CPU_SETSIZE && home < 0; c++)
+        if (CPU_ISSET(c, &all)) home = c;
+    TU_OK(dc_set_num_threads(2));
+    static slot_cpus zero;
+    slot_cpus sc = zero;
+    ck_assert_int_eq(dc__parallel_for(cpu_chunk, &sc, 2, 2), 2);   /* starts the worker */
+    cpu_set_t one;
+    CPU_ZERO(&one);
+    CPU_SET(home, &one);
+    ck_assert_int_eq(sched_setaffinity(0, sizeof one, &one), 0);
+    int worker_ran = 0;
+    for (int rep = 0; rep < 50; rep++) {
+        pin_other_threads(home);
+        sc = zero;
+        dc__parallel_for(cpu_chunk, &sc, 64, 2);
+        if (atomic_load(&sc.chunks[0]) > 0) ck_assert_int_eq(atomic_load(&sc.cpu[0]), home);
+        if (atomic_load(&sc.chunks[1]) < 2) continue;   /* the caller took (nearly) all */
+        worker_ran++;
+        ck_assert_int_ne(atomic_load(&sc.cpu[1]), home);
+    }
+    ck_assert_int_eq(sched_setaffinity(0, sizeof all, &all), 0);
+    TU_OK(dc_set_num_threads(0));
+    ck_assert_int_gt(worker_ran, 0);
+#endif
+}
+END_TEST
+
 int main(void) {
     Suite *s = suite_create("gemm");
     TCase *own = tu_tcase("own");
@@ -564,6 +656,7 @@ int main(void) {
     tcase_add_test(pool, pool_starts_lazily_and_stops);
     tcase_add_test(pool, pool_shared_by_user_threads);
     tcase_add_test(pool, pool_survives_fork);
+    tcase_add_test(pool, pool_workers_leave_the_callers_cpu);
     suite_add_tcase(s, pool);
     return tu_run(s);
 }
