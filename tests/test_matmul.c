@@ -205,6 +205,37 @@ START_TEST(batched_broadcast) {
 }
 END_TEST
 
+/* A batch of small products is split over the pool by products: the
+ * same bits on 1 and 2 threads, and right (the reference) on both. */
+static void check_threads_agree(dc_tensor *a, dc_tensor *b) {
+    TU_OK(dc_set_num_threads(1));
+    double *one = values_of(check_product(a, b));
+    TU_OK(dc_set_num_threads(2));
+    dc_tensor *c = check_product(a, b);
+    double *two = values_of(c);
+    for (int64_t i = 0; i < dc_numel(c); i++)
+        ck_assert_msg(memcmp(&one[i], &two[i], sizeof one[i]) == 0,
+                      "element %lld: %.17g on 1 thread, %.17g on 2", (long long)i, one[i],
+                      two[i]);
+    free(one);
+    free(two);
+    TU_OK(dc_set_num_threads(0));
+}
+
+START_TEST(batched_split_over_threads) {
+    dc_dtype dt = dtypes[_i];
+    dc_scope *s = dc_scope_begin();
+    /* 32 products of 48 x 40 x 32 (attention's per-head shape, smaller) */
+    check_threads_agree(R(dt, 1, 4, 8, 48, 32), R(dt, 2, 4, 8, 32, 40));
+    /* b broadcast over the first axis; 30 products over two batch axes */
+    check_threads_agree(R(dt, 3, 6, 5, 40, 32), R(dt, 4, 5, 32, 40));
+    /* transposed views (q k^T), and an odd count (21) */
+    dc_tensor *bt = dc_transpose(R(dt, 5, 3, 7, 40, 32), -1, -2);
+    check_threads_agree(R(dt, 6, 3, 7, 40, 32), bt);
+    dc_scope_end(s);
+}
+END_TEST
+
 /* ---------------------------------------------------------------- */
 /* Layouts: in place (row- or column-major, any ld, any batch stride) */
 /* and copied (neither), all against the reference and each other.  */
@@ -420,6 +451,7 @@ int main(void) {
     tcase_add_loop_test(values, one_d_operands, 0, nd);
     tcase_add_loop_test(values, batched_broadcast, 0, nd);
     tcase_add_loop_test(values, empty_sizes, 0, nd);
+    tcase_add_loop_test(values, batched_split_over_threads, 0, nd);
     tcase_add_test(values, records_history);
     suite_add_tcase(s, values);
     TCase *layouts = tu_tcase("layouts");

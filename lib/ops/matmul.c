@@ -10,6 +10,7 @@
  * transpose of a row-major matrix), so transposed views cost nothing. Any
  * other layout is copied to a contiguous tensor first. */
 #include "../core/internal.h"
+#include "../core/threads.h"
 #include "../kernels/kernels.h"
 #include "fastmath.h"
 #include "op_util.h"
@@ -186,36 +187,87 @@ static int fold_batch(mm_plan *p, int64_t *rows) {
     return keep;
 }
 
-/* out (contiguous) = a @ b for every batch index, per the plan. */
-static dc_status run_gemms(mm_plan *p, dc_tensor *out) {
-    int64_t rows;
-    int outer = fold_batch(p, &rows);
-    size_t es = dc_dtype_size(out->dtype);
-    const char *ad = dc__tensor_data(p->a.t), *bd = dc__tensor_data(p->b.t);
-    char *cd = dc__tensor_data(out);
+/* The GEMMs of one product: one per index of its first `outer` batch
+ * axes (the rest fold into the rows). */
+typedef struct mm_batch {
+    const mm_plan *p;
+    int outer;
+    int64_t rows, count;                /* rows of each GEMM; GEMMs */
     int64_t out_bstrides[DC_MAX_DIMS];
+    const char *ad, *bd;
+    char *cd;
+    size_t es;
+    dc_dtype dtype;
+    int64_t nchunks;
+    atomic_int status;                  /* the first failure of a parallel run */
+} mm_batch;
+
+/* GEMMs [lo, hi) of the batch (flat indices over the outer axes, the last
+ * fastest). */
+static dc_status batch_range(const mm_batch *j, int64_t lo, int64_t hi) {
+    const mm_plan *p = j->p;
+    for (int64_t flat = lo; flat < hi; flat++) {
+        int64_t oa = 0, ob = 0, oc = 0, rest = flat;
+        for (int i = j->outer - 1; i >= 0; i--) {
+            int64_t idx = rest % p->bshape[i];
+            rest /= p->bshape[i];
+            oa += idx * p->a.bstrides[i];
+            ob += idx * p->b.bstrides[i];
+            oc += idx * j->out_bstrides[i];
+        }
+        int64_t es = (int64_t)j->es;
+        dc_status st = dc__gemm(j->dtype, p->a.trans, p->b.trans, j->rows, p->n, p->k, 1.0,
+                                j->ad + oa * es, p->a.ld, j->bd + ob * es, p->b.ld, 0.0,
+                                j->cd + oc * es, p->n);
+        if (st != DC_OK) return st;
+    }
+    return DC_OK;
+}
+
+static void batch_chunk(void *ctx, int64_t chunk, int slot) {
+    (void)slot;
+    mm_batch *j = ctx;
+    int64_t lo, hi;
+    dc__chunk_range(j->count, j->nchunks, chunk, &lo, &hi);
+    dc_status st = batch_range(j, lo, hi);
+    int ok = DC_OK;
+    if (st != DC_OK) atomic_compare_exchange_strong(&j->status, &ok, (int)st);
+}
+
+/* A batch of GEMMs each below this many FLOPs (too small for GEMM to
+ * split it over threads) is split over the pool by GEMMs instead, once
+ * the batch as a whole has PAR_BATCH_FLOPS: attention's per-head
+ * products (a GPT's 64 x 64 x 32, 128 of them) otherwise ran on one
+ * thread while the other waited. */
+#define SMALL_GEMM_FLOPS 3e6
+#define PAR_BATCH_FLOPS 1e6
+
+/* out (contiguous) = a @ b for every batch index, per the plan. The
+ * GEMMs write separate matrices, so any split gives the same bits. */
+static dc_status run_gemms(mm_plan *p, dc_tensor *out) {
+    mm_batch j = {.p = p, .es = dc_dtype_size(out->dtype), .dtype = out->dtype,
+                  .ad = dc__tensor_data(p->a.t), .bd = dc__tensor_data(p->b.t),
+                  .cd = dc__tensor_data(out), .nchunks = 1};
+    j.outer = fold_batch(p, &j.rows);
     int64_t step = p->m * p->n;
     for (int i = p->nbatch - 1; i >= 0; i--) {
-        out_bstrides[i] = step;
+        j.out_bstrides[i] = step;
         step *= p->bshape[i];
     }
-    int64_t idx[DC_MAX_DIMS] = {0};
-    for (;;) {
-        int64_t oa = 0, ob = 0, oc = 0;
-        for (int i = 0; i < outer; i++) {
-            oa += idx[i] * p->a.bstrides[i];
-            ob += idx[i] * p->b.bstrides[i];
-            /* cppcheck-suppress uninitvar ; outer <= nbatch: entries below outer are set */
-            oc += idx[i] * out_bstrides[i];
-        }
-        dc_status st = dc__gemm(out->dtype, p->a.trans, p->b.trans, rows, p->n, p->k, 1.0,
-                                ad + oa * (int64_t)es, p->a.ld, bd + ob * (int64_t)es,
-                                p->b.ld, 0.0, cd + oc * (int64_t)es, p->n);
-        if (st != DC_OK) return st;
-        int d = outer - 1;
-        while (d >= 0 && ++idx[d] == p->bshape[d]) idx[d--] = 0;
-        if (d < 0) return DC_OK;
+    j.count = 1;
+    for (int i = 0; i < j.outer; i++) j.count *= p->bshape[i];
+    double flops = 2.0 * (double)j.rows * (double)p->n * (double)p->k;
+    int threads = dc__pool_threads();
+    if (threads > 1 && j.count > 1 && flops < SMALL_GEMM_FLOPS &&
+        flops * (double)j.count >= PAR_BATCH_FLOPS) {
+        j.nchunks = j.count < 8 * (int64_t)threads ? j.count : 8 * (int64_t)threads;
+        atomic_init(&j.status, DC_OK);
+        dc__parallel_for(batch_chunk, &j, j.nchunks, threads);
+        if (atomic_load(&j.status) == DC_OK) return DC_OK;
+        /* a worker's error is recorded on its own thread: run again here,
+         * where the failure (if it recurs) is recorded for the caller */
     }
+    return batch_range(&j, 0, j.count);
 }
 
 /* Fills out; nothing to do when it is empty or K is 0 (out is zeroed). */
