@@ -98,7 +98,7 @@ INLINE512 void kernel_body(const int M, const int V, const bool ROWPTR, KARGS) {
     const float *a0 = ap, *a3 = M > 3 ? ap + 3 * ars : ap, *a6 = M > 6 ? ap + 6 * ars : ap,
                 *a9 = M > 9 ? ap + 9 * ars : ap;
     __mmask16 bm0 = lane_mask(nr), bm1 = lane_mask(nr - 16);
-    if (cs_c == 1 && kc >= 32)   /* C is needed after the loop: fetch it meanwhile */
+    if (cs_c == 1 && kc >= 32 && beta != 0.0f)   /* C is read after the loop: fetch it meanwhile */
         for (int i = 0; i < M; i++) {
             _mm_prefetch((const char *)(c + i * rs_c), _MM_HINT_T0);
             if (V > 1) _mm_prefetch((const char *)(c + i * rs_c + 16), _MM_HINT_T0);

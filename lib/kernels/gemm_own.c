@@ -502,7 +502,10 @@ dc_status dc__sgemm_own(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_
         j.buf = (float *)(((uintptr_t)raw + 63) & ~(uintptr_t)63);
     }
     j.nchunks = threads;   /* one band per thread; a late thread's goes to another */
-    dc__parallel_for(run_chunk, &j, j.nchunks, threads);
+    if (threads == 1)
+        run_chunk(&j, 0, 0);   /* small products: the pool's checks cost ~1% of a 64^3 */
+    else
+        dc__parallel_for(run_chunk, &j, j.nchunks, threads);
     dc__free(raw);
     return DC_OK;
 }
