@@ -97,7 +97,11 @@ for w in $workloads; do
 done
 echo "load average at end: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 
-# The table: medians over rounds; RSS the largest of the rounds.
+# The table: step times are medians over rounds; each ratio is the median
+# of the rounds' own ratios (each from three processes run back to back:
+# this machine's speed drifts by up to 2x within minutes, so a ratio of
+# two medians could pair a fast moment with a slow one), with the
+# rounds' lowest and highest; RSS the largest of the rounds.
 awk -v order="$workloads" '
 function median(list,    n, a, i, j, t) {
     n = split(list, a, " ")
@@ -105,23 +109,38 @@ function median(list,    n, a, i, j, t) {
         for (j = i; j > 1 && a[j - 1] + 0 > a[j] + 0; j--) { t = a[j]; a[j] = a[j - 1]; a[j - 1] = t }
     return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
 }
+function lowest(list,    n, a, i, m) {
+    n = split(list, a, " "); m = a[1]
+    for (i = 2; i <= n; i++) if (a[i] + 0 < m + 0) m = a[i]
+    return m
+}
+function highest(list,    n, a, i, m) {
+    n = split(list, a, " "); m = a[1]
+    for (i = 2; i <= n; i++) if (a[i] + 0 > m + 0) m = a[i]
+    return m
+}
 {
     key = $1 SUBSEP $2
     med[key] = med[key] " " $3
     if ($5 + 0 > rss[key] + 0) rss[key] = $5
+    # rows come as ours, user, tuned for each round
+    if ($2 == "ours") last_ours[$1] = $3
+    else if (last_ours[$1] != "") ratio[key] = ratio[key] " " (last_ours[$1] / $3)
 }
 END {
-    printf "%-7s | %11s | %13s | %14s | %10s | %11s | %8s | %9s\n", "workload",
-           "ours med ms", "torch user ms", "torch tuned ms", "ours/user", "ours/tuned",
-           "RSS ours", "RSS torch"
-    printf "--------+-------------+---------------+----------------+------------+-------------+----------+----------\n"
+    printf "%-7s | %11s | %13s | %14s | %19s | %19s | %8s | %9s\n", "workload",
+           "ours med ms", "torch user ms", "torch tuned ms", "ours/user (range)",
+           "ours/tuned (range)", "RSS ours", "RSS torch"
+    printf "--------+-------------+---------------+----------------+---------------------+---------------------+----------+----------\n"
     n = split(order, ws, " ")
     for (i = 1; i <= n; i++) {
         w = ws[i]
         o = median(med[w SUBSEP "ours"]); u = median(med[w SUBSEP "user"])
         t = median(med[w SUBSEP "tuned"])
         rt = rss[w SUBSEP "user"] + 0 > rss[w SUBSEP "tuned"] + 0 ? rss[w SUBSEP "user"] : rss[w SUBSEP "tuned"]
-        printf "%-7s | %11.4f | %13.4f | %14.4f | %10.3f | %11.3f | %5.0f MB | %6.0f MB\n", w,
-               o, u, t, o / u, o / t, rss[w SUBSEP "ours"] / 1024, rt / 1024
+        ru = ratio[w SUBSEP "user"]; rtu = ratio[w SUBSEP "tuned"]
+        printf "%-7s | %11.4f | %13.4f | %14.4f | %5.3f (%5.3f-%5.3f) | %5.3f (%5.3f-%5.3f) | %5.0f MB | %6.0f MB\n", w,
+               o, u, t, median(ru), lowest(ru), highest(ru), median(rtu), lowest(rtu),
+               highest(rtu), rss[w SUBSEP "ours"] / 1024, rt / 1024
     }
 }' "$results"
