@@ -277,7 +277,7 @@ static inline double sqdev8_f32(const float *v, int64_t n, double mean) {
     return s;
 }
 
-DC_VEC_CLONES static void ln_rows_f32(const float *x, const float *w, const float *b,
+DC_VEC_CLONES_FMA static void ln_rows_f32(const float *x, const float *w, const float *b,
                                       int64_t lo, int64_t hi, int64_t d, double eps, float *y,
                                       double *stats) {
     for (int64_t r = lo; r < hi; r++) {
@@ -298,7 +298,7 @@ DC_VEC_CLONES static void ln_rows_f32(const float *x, const float *w, const floa
 
 /* Rows lo..hi-1 of the backward; gw, gb: this block's own sums (zeroed)
  * or NULL. */
-DC_VEC_CLONES static void ln_back_rows_f32(const float *x, const float *w, const float *g,
+DC_VEC_CLONES_FMA static void ln_back_rows_f32(const float *x, const float *w, const float *g,
                                            const double *stats, int64_t lo, int64_t hi,
                                            int64_t d, float *gx, float *gw, float *gb) {
     for (int64_t r = lo; r < hi; r++) {

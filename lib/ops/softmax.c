@@ -157,7 +157,7 @@ static inline float row_max_f32(const float *x, int64_t len, int64_t valid, floa
  * loops run over the whole row, masked entries taken as -inf (whose exp
  * is 0): causal rows have every length up to len, and loops that stop at
  * `valid` would spend most of their time in scalar remainders. */
-DC_VEC_CLONES static void softmax_row_f32(const float *x, float *y, int64_t len, int64_t valid,
+DC_VEC_CLONES_FMA static void softmax_row_f32(const float *x, float *y, int64_t len, int64_t valid,
                                           float scale, bool log_out) {
     float m = row_max_f32(x, len, valid, scale);
     if (m != m || m == -INFINITY) {
@@ -238,7 +238,7 @@ static void softmax_rows_f32(const float *x, float *y, int64_t nrows, int64_t le
 }
 
 /* gin = scale y (g - sum(g y)) (softmax), or g - exp(y) sum(g) (log). */
-DC_VEC_CLONES static void softmax_grad_row_range_f32(const float *y, const float *g, float *gi,
+DC_VEC_CLONES_FMA static void softmax_grad_row_range_f32(const float *y, const float *g, float *gi,
                                                      int64_t nrows, int64_t len, float scale,
                                                      bool log_out) {
     float tmp[256];

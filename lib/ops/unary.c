@@ -175,7 +175,7 @@ static double unary_deriv(dc_op_id op, double x, double y, const double *p) {
     X(gelu_exact, v * dc__normal_cdf(v))
 
 #define FAST_FWD(NAME, EXPR)                                                    \
-    DC_VEC_CLONES static void fwd_##NAME(float *o, const float *x, int64_t n) { \
+    DC_VEC_CLONES_FMA static void fwd_##NAME(float *o, const float *x, int64_t n) { \
         for (int64_t i = 0; i < n; i++) {                                       \
             float v = x[i];                                                     \
             o[i] = EXPR;                                                        \
@@ -216,7 +216,7 @@ static inline float silu_deriv_f(float v) {
     X(gelu_exact, gelu_exact_deriv_f(v, y))
 
 #define FAST_BWD(NAME, EXPR)                                                    \
-    DC_VEC_CLONES static void bwd_##NAME(float *gi, const float *g, const float *x, \
+    DC_VEC_CLONES_FMA static void bwd_##NAME(float *gi, const float *g, const float *x, \
                                          const float *out, int64_t n) {         \
         for (int64_t i = 0; i < n; i++) {                                       \
             float v = x[i], y = out[i];                                         \
