@@ -198,6 +198,25 @@ START_TEST(own_many_threads) {
 }
 END_TEST
 
+/* Two blocks of rows, two of columns and two slices of k, A packed: the
+ * packed A blocks of a slice are made at the first block of columns and
+ * kept for the second (keep_a in gemm_own.c). */
+START_TEST(own_keeps_packed_a) {
+    for (int isa = 0; isa <= (int)dc__gemm_cpu_isa(); isa++) {
+        TU_OK(dc__gemm_force_isa(isa));
+        for (int threads = 1; threads <= 2; threads++) {
+            TU_OK(dc_set_num_threads(threads));
+            gemm_case nn = {130, 1100, 400, false, false, 0, 1.0f, 0.5f};
+            check_case(&nn, false);
+            gemm_case tn = {130, 1100, 400, true, false, 1, 1.0f, 0.0f};
+            check_case(&tn, false);
+        }
+    }
+    TU_OK(dc__gemm_force_isa(-1));
+    TU_OK(dc_set_num_threads(0));
+}
+END_TEST
+
 /* The same bits on any number of threads: work is split by rows or
  * columns of C, never along k (doc/threads.md relies on it). */
 START_TEST(own_same_bits_on_any_thread_count) {
@@ -638,6 +657,7 @@ int main(void) {
     TCase *own = tu_tcase("own");
     tcase_add_loop_test(own, own_matches_reference, 0, 2 * (DC_ISA_AVX512 + 1));
     tcase_add_test(own, own_many_threads);
+    tcase_add_test(own, own_keeps_packed_a);
     tcase_add_test(own, own_same_bits_on_any_thread_count);
     tcase_add_test(own, own_scales_only);
     tcase_add_test(own, own_by_hand);

@@ -187,6 +187,7 @@ typedef struct sgemm_job {
     int nchunks;
     float *buf;                 /* per thread: A block then B block */
     int64_t buf_a, buf_b;       /* floats of each, multiples of 16 */
+    bool keep_a;                /* buf_a holds all of a share's packed rows (keep_a_blocks) */
 } sgemm_job;
 
 static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
@@ -242,11 +243,14 @@ static void run_block(const sgemm_job *j, int64_t m0, int64_t m1, int64_t n0, in
     const dc__sgemm_kernel *kn = j->kern;
     int mr = kn->mr, nr = kn->nr;
     dc__sgemm_panels x;
-    for (int64_t jc = n0; jc < n1; jc += kn->nc) {
-        int64_t nc = min64(kn->nc, n1 - jc);
-        int64_t ragged = nc % nr;   /* columns of the last, partial B panel */
-        for (int64_t pc = 0; pc < j->k; pc += kn->kc) {
-            int64_t kc = min64(kn->kc, j->k - pc);
+    /* Slices of k outermost: with keep_a, the A blocks of a slice are
+     * packed at its first block of columns and kept for the others. C's
+     * elements get the slices in the same order either way. */
+    for (int64_t pc = 0; pc < j->k; pc += kn->kc) {
+        int64_t kc = min64(kn->kc, j->k - pc);
+        for (int64_t jc = n0; jc < n1; jc += kn->nc) {
+            int64_t nc = min64(kn->nc, n1 - jc);
+            int64_t ragged = nc % nr;   /* columns of the last, partial B panel */
             smat bblk = {smat_at(&j->b, pc, jc), j->b.rs, j->b.cs};
             bool b_direct = b_in_place(kn, &bblk, kc, m1 - m0);
             if (!b_direct)
@@ -259,10 +263,11 @@ static void run_block(const sgemm_job *j, int64_t m0, int64_t m1, int64_t n0, in
                 int64_t mc = min64(kn->mc, m1 - ic);
                 smat ablk = {smat_at(&j->a, ic, pc), j->a.rs, j->a.cs};
                 bool a_direct = a_in_place(kn, &ablk, kc, nc);
-                if (!a_direct) pack_a(kn, &ablk, mc, kc, abuf);
+                float *apack = j->keep_a ? abuf + (ic - m0) * kc : abuf;
+                if (!a_direct && (!j->keep_a || jc == n0)) pack_a(kn, &ablk, mc, kc, apack);
                 for (int64_t ir = 0, rows = 0; ir < mc; ir += rows) {
                     rows = tile_rows(kn, mc, ir);
-                    x.a = a_direct ? smat_at(&ablk, ir, 0) : abuf + ir * kc;
+                    x.a = a_direct ? smat_at(&ablk, ir, 0) : apack + ir * kc;
                     x.a_rs = a_direct ? ablk.rs : 1;
                     x.a_cs = a_direct ? ablk.cs : panel_width(kn, (int)rows, mr, true);
                     float *crow = j->c + (ic + ir) * j->rs_c;
@@ -359,6 +364,16 @@ static double plan_cost(const dc__sgemm_kernel *kn, int64_t m, int64_t n, int64_
     if (!b_in_place(kn, b, kc, m))
         cost += (double)k * (double)n * (b->cs == 1 ? PACK_COPY_CYCLES : PACK_TRANSPOSE_CYCLES);
     return cost;
+}
+
+/* Whether a share keeps the packed A blocks of a slice of k for all its
+ * blocks of columns (more than one: its cols > NC) instead of packing
+ * them again for each: up to KEEP_A_BYTES of them (m rows). A 2048^3
+ * product spent 7.5% of its time packing A (transposed, four times
+ * over). */
+#define KEEP_A_BYTES ((int64_t)8 << 20)
+static bool keep_a_blocks(const dc__sgemm_kernel *kn, int64_t m, int64_t cols, int64_t kc) {
+    return cols > kn->nc && round_up(m, kn->mc) * kc * (int64_t)sizeof(float) <= KEEP_A_BYTES;
 }
 
 /* Threads worth using: enough FLOPs per thread, and at least one
@@ -492,7 +507,11 @@ dc_status dc__sgemm_own(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_
     bool pack_a_blocks = !a_in_place(kn, &j.a, kc, nc);
     /* B's blocks are read by all the rows of a share: at most j.m */
     bool pack_b_blocks = !b_in_place(kn, &j.b, kc, j.m) || (j.n % kn->nr && !kn->reads_ragged_b);
-    j.buf_a = pack_a_blocks ? round_up(round_up(mc, kn->mr) * kc, 16) : 0;
+    int64_t share_cols = j.split_m ? j.n : (j.n + threads - 1) / threads;
+    j.keep_a = pack_a_blocks && keep_a_blocks(kn, j.m, share_cols, kc);
+    j.buf_a = !pack_a_blocks ? 0
+              : j.keep_a     ? round_up(round_up(j.m, kn->mc) * kc, 16)
+                             : round_up(round_up(mc, kn->mr) * kc, 16);
     j.buf_b = pack_b_blocks ? round_up(round_up(nc, kn->nr) * kc, 16) : 0;
     void *raw = NULL;
     if (j.buf_a + j.buf_b > 0) {
