@@ -665,6 +665,35 @@ START_TEST(unary_integer_paths) {
 }
 END_TEST
 
+/* f32 square (MSE's) on the vector path gives exactly the float products
+ * x * x and gradients 2 x g, as the double path rounded does. */
+START_TEST(square_f32_is_exact) {
+    dc_scope *s = dc_scope_begin();
+    int64_t n = 1001;
+    dc_rng *rng = dc_rng_new(9);
+    dc_tensor *x = dc_rand_normal(rng, DC_F32, 1, &n, 0.0, 1e3);
+    dc_tensor *g = dc_rand_normal(rng, DC_F32, 1, &n, 0.0, 1.0);
+    dc_rng_free(rng);
+    TU_OK(dc_set_requires_grad(x, 1));
+    dc_tensor *y = dc_square(x);
+    TU_OK(dc_backward(y, g, 0));
+    float xv[1001], gv[1001], yv[1001], gx[1001];
+    TU_OK(dc_copy_to(x, DC_F32, xv, sizeof xv));
+    TU_OK(dc_copy_to(g, DC_F32, gv, sizeof gv));
+    TU_OK(dc_copy_to(y, DC_F32, yv, sizeof yv));
+    TU_OK(dc_copy_to(dc_grad(x), DC_F32, gx, sizeof gx));
+    for (int64_t i = 0; i < n; i++) {
+        float want = (float)((double)xv[i] * (double)xv[i]);
+        float want_g = (float)((double)gv[i] * (2.0 * (double)xv[i]));
+        ck_assert_msg(memcmp(&yv[i], &want, sizeof want) == 0, "y[%lld] = %.9g, want %.9g",
+                      (long long)i, yv[i], want);
+        ck_assert_msg(memcmp(&gx[i], &want_g, sizeof want_g) == 0,
+                      "grad[%lld] = %.9g, want %.9g", (long long)i, gx[i], want_g);
+    }
+    dc_scope_end(s);
+}
+END_TEST
+
 /* Activations of large tensors run split over threads: the same bits on
  * 1 and 2 threads, forward and backward, and the right values across the
  * chunk boundaries (checked against double math). */
@@ -873,6 +902,7 @@ int main(void) {
     tcase_add_test(tcu, unary_integer_paths);
     tcase_add_test(tcu, unary_large_inputs);
     tcase_add_test(tcu, unary_split_over_threads);
+    tcase_add_test(tcu, square_f32_is_exact);
     tcase_add_test(tcu, gelu_exact_f32_derivative);
     tcase_add_test(tcu, unary_nan_and_kinks);
     tcase_add_test(tcu, unary_bad_input);

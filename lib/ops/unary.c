@@ -172,7 +172,8 @@ static double unary_deriv(dc_op_id op, double x, double y, const double *p) {
     X(tanh, dc__tanhf(v))                                                       \
     X(silu, v * dc__sigmoidf(v))                                                \
     X(gelu, 0.5f * v * (1.0f + dc__tanhf(SQRT_2_OVER_PI_F * (v + 0.044715f * v * v * v))))\
-    X(gelu_exact, v * dc__normal_cdf(v))
+    X(gelu_exact, v * dc__normal_cdf(v))                                        \
+    X(square, v * v)
 
 #define FAST_FWD(NAME, EXPR)                                                    \
     DC_VEC_CLONES_FMA static void fwd_##NAME(float *o, const float *x, int64_t n) { \
@@ -213,7 +214,8 @@ static inline float silu_deriv_f(float v) {
     X(tanh, 1.0f - y * y)                                                       \
     X(silu, silu_deriv_f(v))                                                    \
     X(gelu, gelu_tanh_deriv_f(v))                                               \
-    X(gelu_exact, gelu_exact_deriv_f(v, y))
+    X(gelu_exact, gelu_exact_deriv_f(v, y))                                     \
+    X(square, 2.0f * v)
 
 #define FAST_BWD(NAME, EXPR)                                                    \
     DC_VEC_CLONES_FMA static void bwd_##NAME(float *gi, const float *g, const float *x, \
@@ -245,6 +247,9 @@ static fast_fns fast_pair(dc_op_id op, const double *p) {
     case DC_OP_SIGMOID: return (fast_fns){fwd_sigmoid, bwd_sigmoid};
     case DC_OP_TANH: return (fast_fns){fwd_tanh, bwd_tanh};
     case DC_OP_SILU: return (fast_fns){fwd_silu, bwd_silu};
+    /* MSE's square: a float product is the double one rounded, and 2v is
+     * exact, so these give the general path's bits */
+    case DC_OP_SQUARE: return (fast_fns){fwd_square, bwd_square};
     case DC_OP_GELU:
         return p[0] != 0.0 ? (fast_fns){fwd_gelu, bwd_gelu}
                            : (fast_fns){fwd_gelu_exact, bwd_gelu_exact};
