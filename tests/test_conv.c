@@ -704,33 +704,39 @@ END_TEST
 
 /* f32 2x2 pooling runs 8 windows at a time (vectors), f64 one at a
  * time: on windows full of ties and NaNs both pick the same winners.
- * Width 40: two full groups of 8 windows and a tail of 4, per row. */
+ * Widths 40 and 24: groups of 8 windows per row and a last group
+ * overlapping the one before (20 and 12 outputs); 14 and 8: rows of
+ * fewer than 8 outputs, window by window. */
 START_TEST(max_pool_vector_groups_match_scalar) {
-    enum { H = 6, W = 40 };
-    double v[H * W];
-    for (int i = 0; i < H * W; i++) {
-        int r = (i * i * 31 + i * 7 + 3) % 11;
-        v[i] = r == 10 ? NAN : (double)(r % 3);   /* 0, 1, 2 and NaN: many ties */
+    enum { H = 6, WMAX = 40 };
+    static const int64_t widths[] = {40, 24, 14, 8};
+    for (size_t k = 0; k < sizeof widths / sizeof *widths; k++) {
+        int64_t W = widths[k];
+        double v[H * WMAX];
+        for (int i = 0; i < H * W; i++) {
+            int r = (i * i * 31 + i * 7 + 3) % 11;
+            v[i] = r == 10 ? NAN : (double)(r % 3);   /* 0, 1, 2 and NaN: many ties */
+        }
+        double gout[(H / 2) * (WMAX / 2)];
+        for (int i = 0; i < (H / 2) * (W / 2); i++) gout[i] = 1.0 + i;
+        dc_scope *s = dc_scope_begin();
+        dc_tensor *res[2][2];
+        for (int d = 0; d < 2; d++) {
+            dc_tensor *x = d ? tu_f32(4, SH(1, 1, H, W), v) : tu_f64(4, SH(1, 1, H, W), v);
+            TU_OK(dc_set_requires_grad(x, 1));
+            dc_tensor *y = dc_max_pool2d(x, (int64_t[]){2, 2}, (int64_t[]){2, 2},
+                                         (int64_t[]){0, 0});
+            TU_NOTNULL(y);
+            dc_tensor *g = d ? tu_f32(4, SH(1, 1, H / 2, W / 2), gout)
+                             : tu_f64(4, SH(1, 1, H / 2, W / 2), gout);
+            TU_OK(dc_backward(y, g, 0));
+            res[d][0] = dc_cast(y, DC_F64);
+            res[d][1] = dc_cast(dc_grad(x), DC_F64);
+        }
+        tu_assert_close(res[1][0], res[0][0], 0.0, 0.0);
+        tu_assert_close(res[1][1], res[0][1], 0.0, 0.0);
+        dc_scope_end(s);
     }
-    double gout[(H / 2) * (W / 2)];
-    for (int i = 0; i < (H / 2) * (W / 2); i++) gout[i] = 1.0 + i;
-    dc_scope *s = dc_scope_begin();
-    dc_tensor *res[2][2];
-    for (int d = 0; d < 2; d++) {
-        dc_tensor *x = d ? tu_f32(4, SH(1, 1, H, W), v) : tu_f64(4, SH(1, 1, H, W), v);
-        TU_OK(dc_set_requires_grad(x, 1));
-        dc_tensor *y = dc_max_pool2d(x, (int64_t[]){2, 2}, (int64_t[]){2, 2},
-                                     (int64_t[]){0, 0});
-        TU_NOTNULL(y);
-        dc_tensor *g = d ? tu_f32(4, SH(1, 1, H / 2, W / 2), gout)
-                         : tu_f64(4, SH(1, 1, H / 2, W / 2), gout);
-        TU_OK(dc_backward(y, g, 0));
-        res[d][0] = dc_cast(y, DC_F64);
-        res[d][1] = dc_cast(dc_grad(x), DC_F64);
-    }
-    tu_assert_close(res[1][0], res[0][0], 0.0, 0.0);
-    tu_assert_close(res[1][1], res[0][1], 0.0, 0.0);
-    dc_scope_end(s);
 }
 END_TEST
 

@@ -139,8 +139,11 @@ DEFINE_PICK(double, uint64_t, f64)
  * (GCC vector types; clones for AVX-512, AVX2 and the baseline). Rows r0
  * and r1 hold the windows' top and bottom rows, ow outputs; out and arg
  * as in max_pool_2x2; base is the flat index of r0[0] in its plane of
- * width w. A last group of fewer than 8 works on copies padded with
- * -inf and stores only its outputs. */
+ * width w. A row of at least 8 outputs ends with the group of its last 8,
+ * which may overlap the one before (its outputs are written twice, the
+ * same both times); a row of fewer goes window by window with pick's
+ * selects, as the f64 rows do (a padded copy of so short a row cost more
+ * than the windows: LeNet-5's 12- and 4-wide rows). */
 typedef float pool_f8 __attribute__((vector_size(32)));
 typedef float pool_f16 __attribute__((vector_size(64)));
 typedef int32_t pool_i8 __attribute__((vector_size(32)));
@@ -157,20 +160,23 @@ typedef int64_t pool_l8 __attribute__((vector_size(64)));
 static DC_VEC_CLONES void max_2x2_rows_f32(const float *r0, const float *r1, int64_t base,
                                            int64_t w, int64_t ow, float *out, int64_t *arg) {
     const pool_l8 lane2 = {0, 2, 4, 6, 8, 10, 12, 14};
-    for (int64_t o = 0; o < ow; o += 8) {
-        int64_t n = ow - o < 8 ? ow - o : 8;
-        pool_f16 top, bot;
-        if (n == 8) {
-            memcpy(&top, r0 + 2 * o, sizeof top);
-            memcpy(&bot, r1 + 2 * o, sizeof bot);
-        } else {
-            float t[16], b[16];
-            for (int i = 0; i < 16; i++) t[i] = b[i] = -INFINITY;
-            memcpy(t, r0 + 2 * o, (size_t)(2 * n) * sizeof(float));
-            memcpy(b, r1 + 2 * o, (size_t)(2 * n) * sizeof(float));
-            memcpy(&top, t, sizeof top);
-            memcpy(&bot, b, sizeof bot);
+    if (ow < 8) {
+        for (int64_t o = 0; o < ow; o++) {
+            float best = r0[2 * o];
+            int64_t at = base + 2 * o;
+            pick_f32(r0[2 * o + 1], base + 2 * o + 1, &best, &at);
+            pick_f32(r1[2 * o], base + w + 2 * o, &best, &at);
+            pick_f32(r1[2 * o + 1], base + w + 2 * o + 1, &best, &at);
+            out[o] = best;
+            arg[o] = at;
         }
+        return;
+    }
+    for (int64_t next = 0; next < ow; next += 8) {
+        int64_t o = next + 8 <= ow ? next : ow - 8;   /* the last group: the last 8 */
+        pool_f16 top, bot;
+        memcpy(&top, r0 + 2 * o, sizeof top);
+        memcpy(&bot, r1 + 2 * o, sizeof bot);
         pool_f8 a = __builtin_shufflevector(top, top, 0, 2, 4, 6, 8, 10, 12, 14);
         pool_f8 b = __builtin_shufflevector(top, top, 1, 3, 5, 7, 9, 11, 13, 15);
         pool_f8 c = __builtin_shufflevector(bot, bot, 0, 2, 4, 6, 8, 10, 12, 14);
@@ -188,17 +194,8 @@ static DC_VEC_CLONES void max_2x2_rows_f32(const float *r0, const float *r1, int
         /* NOLINTNEXTLINE(misc-redundant-expression): v != v is the NaN test */
         take = (d > best) | (d != d);
         POOL_TAKE(take, d, ia + w + 1);
-        if (n == 8) {
-            memcpy(out + o, &best, sizeof best);
-            memcpy(arg + o, &at, sizeof at);
-        } else {
-            float ob[8];
-            int64_t ab[8];
-            memcpy(ob, &best, sizeof ob);
-            memcpy(ab, &at, sizeof ab);
-            memcpy(out + o, ob, (size_t)n * sizeof(float));
-            memcpy(arg + o, ab, (size_t)n * sizeof(int64_t));
-        }
+        memcpy(out + o, &best, sizeof best);
+        memcpy(arg + o, &at, sizeof at);
     }
 }
 
