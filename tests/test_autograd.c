@@ -6,6 +6,7 @@
 #include <math.h>
 #include <pthread.h>
 #include <stdlib.h>
+#include <string.h>
 
 /* A leaf requiring grad; owned by the open scope, if any (as tu_f64). */
 static dc_tensor *leaf(int64_t n, const double *v) {
@@ -205,6 +206,56 @@ START_TEST(diamond_graph_sums_both_paths) {
     const double want[2] = {8, -6};
     tu_assert_values(dc_grad(x), want, 2, 1e-12, 0);
     dc_scope_end(s);   /* x, made in the scope, goes with it */
+}
+END_TEST
+
+/* Large gradients are added on the pool: into a leaf's gradient (flat)
+ * and into slice windows of an accumulator (strided, split by the first
+ * axis). The same bits on 1 and 2 threads, and the values by hand. */
+static float *big_grads(int threads, const float *av, const float *bv, int64_t n) {
+    TU_OK(dc_set_num_threads(threads));
+    dc_scope *s = dc_scope_begin();
+    int64_t shape[3] = {64, 3, 1024}, win[3] = {64, 1, 1024};
+    dc_tensor *x = dc_zeros(DC_F32, 3, shape);
+    TU_OK(dc_set_requires_grad(x, 1));
+    dc_tensor *a = dc_from_data(DC_F32, 3, shape, av);
+    dc_tensor *b = dc_from_data(DC_F32, 3, win, bv);
+    TU_NOTNULL(a);
+    TU_NOTNULL(b);
+    /* x * a + x * a: two gradients of x; the narrows: windows of y's */
+    dc_tensor *y = dc_mul(dc_add(x, x), a);
+    dc_tensor *l = dc_add(dc_sum(dc_mul(dc_narrow(y, 1, 0, 1), b), NULL, 0, 0),
+                          dc_sum(dc_mul(dc_narrow(y, 1, 2, 1), b), NULL, 0, 0));
+    l = dc_add(l, dc_sum(y, NULL, 0, 0));
+    TU_OK(dc_backward(l, NULL, 0));
+    float *g = malloc((size_t)n * sizeof *g);
+    ck_assert_ptr_nonnull(g);
+    TU_OK(dc_copy_to(dc_grad(x), DC_F32, g, (size_t)n * sizeof *g));
+    dc_scope_end(s);   /* x, made in the scope, goes with it */
+    TU_OK(dc_set_num_threads(0));
+    return g;
+}
+
+START_TEST(large_gradients_add_on_the_pool) {
+    enum { N = 64 * 3 * 1024, W = 64 * 1024 };
+    float *av = malloc(N * sizeof *av), *bv = malloc(W * sizeof *bv);
+    ck_assert(av && bv);
+    for (int i = 0; i < N; i++) av[i] = (float)((i * 37) % 101) / 50.0f - 1.0f;
+    for (int i = 0; i < W; i++) bv[i] = (float)((i * 13) % 61) / 30.0f - 1.0f;
+    float *g1 = big_grads(1, av, bv, N), *g2 = big_grads(2, av, bv, N);
+    for (int i = 0; i < N; i++) {
+        ck_assert_msg(memcmp(&g1[i], &g2[i], sizeof g1[i]) == 0, "grad[%d]: %.9g vs %.9g", i,
+                      g1[i], g2[i]);
+        /* d l / d y = 1 + b on windows 0 and 2 of axis 1; d y / d x = 2a */
+        int row = i / 1024 % 3, w = i / 3072 * 1024 + i % 1024;
+        double want = 2.0 * av[i] * (1.0 + (row != 1 ? bv[w] : 0.0));
+        ck_assert_msg(fabs(g1[i] - want) <= 1e-6 * (1 + fabs(want)), "grad[%d] = %.9g, want %.9g",
+                      i, g1[i], want);
+    }
+    free(av);
+    free(bv);
+    free(g1);
+    free(g2);
 }
 END_TEST
 
@@ -425,6 +476,7 @@ int main(void) {
     tc = tu_tcase("memory");
     tcase_add_test(tc, history_is_freed_with_its_output);
     tcase_add_test(tc, deep_chain_does_not_overflow_the_stack);
+    tcase_add_test(tc, large_gradients_add_on_the_pool);
     tcase_add_test(tc, training_loop_memory_is_flat);
     suite_add_tcase(s, tc);
     tc = tu_tcase("custom");

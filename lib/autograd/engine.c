@@ -2,6 +2,7 @@
  * as a graph of nodes hanging off the tensors they made), and dc_backward,
  * which walks it in reverse topological order. See doc/autodiff.md. */
 #include "../core/internal.h"
+#include "../core/threads.h"
 #include "../ops/fastmath.h"
 
 #include <string.h>
@@ -132,19 +133,27 @@ static DC_VEC_CLONES void add_f32(float *d, const float *s, int64_t n) {
     for (int64_t i = 0; i < n; i++) d[i] += s[i];
 }
 
-/* dst += src elementwise; same shape, floating dtypes (may differ). */
-static void add_into(dc_tensor *dst, const dc_tensor *src) {
-    if (dst->dtype == DC_F32 && src->dtype == DC_F32 && dc__tensor_is_contiguous(dst) &&
-        dc__tensor_is_contiguous(src)) {
-        add_f32(dc__tensor_data(dst), dc__tensor_data(src), dst->numel);
+/* dst += src on a part of them: elements [lo, hi) when both are
+ * contiguous f32 (flat), else indices [lo, hi) of the first axis. */
+static void add_part(dc_tensor *dst, const dc_tensor *src, bool flat, int64_t lo, int64_t hi) {
+    if (flat) {
+        add_f32((float *)dc__tensor_data(dst) + lo, (const float *)dc__tensor_data(src) + lo,
+                hi - lo);
         return;
     }
     int64_t strides[2][DC_MAX_DIMS];
     memcpy(strides[0], dst->strides, sizeof dst->strides);
     memcpy(strides[1], src->strides, sizeof src->strides);
     int64_t offs[2] = {dst->offset, src->offset};
+    int64_t shape[DC_MAX_DIMS];
+    memcpy(shape, dst->shape, sizeof shape);
+    if (dst->ndim > 0) {
+        shape[0] = hi - lo;
+        offs[0] += lo * dst->strides[0];
+        offs[1] += lo * src->strides[0];
+    }
     dc_iter it;
-    dc__iter_init(&it, dst->ndim, dst->shape, 2, strides, offs);
+    dc__iter_init(&it, dst->ndim, shape, 2, strides, offs);
     char *d = dst->storage->data;
     const char *s = src->storage->data;
     while (dc__iter_next(&it)) {
@@ -165,6 +174,45 @@ static void add_into(dc_tensor *dst, const dc_tensor *src) {
             }
         }
     }
+}
+
+typedef struct add_job {
+    dc_tensor *dst;
+    const dc_tensor *src;
+    bool flat;
+    int64_t size, nchunks;   /* elements or first-axis indices; parts */
+} add_job;
+
+static void add_chunk(void *ctx, int64_t chunk, int slot) {
+    (void)slot;
+    const add_job *j = ctx;
+    int64_t lo, hi;
+    dc__chunk_range(j->size, j->nchunks, chunk, &lo, &hi);
+    if (lo < hi) add_part(j->dst, j->src, j->flat, lo, hi);
+}
+
+/* Gradients of at least this many elements are added on the pool, in
+ * parts of at least ADD_PART: a GPT's residual stream and attention
+ * projections (262k elements) were added on one thread while the other
+ * waited. Elementwise, so any split gives the same bits. */
+#define ADD_PAR_MIN ((int64_t)1 << 16)
+#define ADD_PART ((int64_t)1 << 14)
+
+/* dst += src elementwise; same shape, floating dtypes (may differ). */
+static void add_into(dc_tensor *dst, const dc_tensor *src) {
+    bool flat = dst->dtype == DC_F32 && src->dtype == DC_F32 && dc__tensor_is_contiguous(dst) &&
+                dc__tensor_is_contiguous(src);
+    add_job j = {dst, src, flat, flat ? dst->numel : (dst->ndim > 0 ? dst->shape[0] : 1), 1};
+    int threads = dc__pool_threads();
+    if (threads > 1 && dst->numel >= ADD_PAR_MIN && j.size > 1) {
+        int64_t parts = dst->numel / ADD_PART;
+        if (parts > 8 * (int64_t)threads) parts = 8 * (int64_t)threads;
+        j.nchunks = parts < j.size ? parts : j.size;
+    }
+    if (j.nchunks > 1)
+        dc__parallel_for(add_chunk, &j, j.nchunks, threads);
+    else
+        add_part(dst, src, flat, 0, j.size);
 }
 
 /* True when g is referenced once (by the caller) and alone uses its
