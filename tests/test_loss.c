@@ -346,6 +346,65 @@ static double item(dc_tensor *t) {
     return v;
 }
 
+/* Cross-entropy of class indices over many rows runs its rows on the
+ * pool: the same bits on 1 and 2 threads (loss and gradient), and the
+ * values of a double-precision reference. */
+static double ce_on_threads(int threads, const float *xv, const int64_t *yv, int64_t n,
+                            int64_t c, float *grad) {
+    TU_OK(dc_set_num_threads(threads));
+    dc_scope *s = dc_scope_begin();
+    dc_tensor *x = dc_from_data(DC_F32, 2, (int64_t[]){n, c}, xv);
+    dc_tensor *y = dc_from_data(DC_I64, 1, &n, yv);
+    TU_OK(dc_set_requires_grad(x, 1));
+    dc_loss *loss = dc_loss_new(DC_LOSS_CROSS_ENTROPY, DC_REDUCTION_MEAN);
+    ck_assert_ptr_nonnull(loss);
+    TU_OK(dc_loss_set_ignore_index(loss, 3));   /* some rows ignored */
+    dc_tensor *l = dc_loss_forward(loss, x, y);
+    double v = item(l);
+    TU_OK(dc_backward(l, NULL, 0));
+    TU_OK(dc_copy_to(dc_grad(x), DC_F32, grad, (size_t)(n * c) * sizeof *grad));
+    dc_loss_release(loss);
+    dc_scope_end(s);
+    TU_OK(dc_set_num_threads(0));
+    return v;
+}
+
+START_TEST(cross_entropy_rows_split_over_threads) {
+    enum { N = 1000, C = 86 };
+    float *xv = malloc(N * C * sizeof *xv), *g1 = malloc(N * C * sizeof *g1),
+          *g2 = malloc(N * C * sizeof *g2);
+    int64_t yv[N];
+    ck_assert(xv && g1 && g2);
+    for (int i = 0; i < N * C; i++) xv[i] = (float)((i * 7919) % 1000) / 100.0f - 5.0f;
+    for (int r = 0; r < N; r++) yv[r] = (r * 31) % C;
+    double l1 = ce_on_threads(1, xv, yv, N, C, g1), l2 = ce_on_threads(2, xv, yv, N, C, g2);
+    ck_assert(memcmp(&l1, &l2, sizeof l1) == 0);
+    ck_assert(memcmp(g1, g2, N * C * sizeof *g1) == 0);
+    int kept = 0;
+    for (int r = 0; r < N; r++) kept += yv[r] != 3;
+    double total = 0.0;
+    for (int r = 0; r < N; r++) {
+        double mx = -INFINITY, sum = 0.0;
+        for (int q = 0; q < C; q++) mx = fmax(mx, xv[r * C + q]);
+        for (int q = 0; q < C; q++) sum += exp(xv[r * C + q] - mx);
+        double lse = mx + log(sum);
+        bool keep = yv[r] != 3;
+        if (keep) total += lse - xv[r * C + yv[r]];
+        for (int q = 0; q < C; q++) {
+            double want =
+                keep ? (exp(xv[r * C + q] - lse) - (q == yv[r] ? 1.0 : 0.0)) / kept : 0.0;
+            ck_assert_msg(fabs(g1[r * C + q] - want) <= 1e-6 * fabs(want) + 1e-9,
+                          "grad[%d][%d] = %.9g, want %.9g", r, q, g1[r * C + q], want);
+        }
+    }
+    ck_assert_msg(fabs(l1 - total / kept) <= 1e-5 * fabs(total / kept), "loss %.9g, want %.9g",
+                  l1, total / kept);
+    free(xv);
+    free(g1);
+    free(g2);
+}
+END_TEST
+
 /* Every target ignored: mean is 0 / 0 = NaN as PyTorch, sum is 0, none is
  * zeros; gradients stay finite (zero). */
 START_TEST(all_ignored) {
@@ -817,6 +876,7 @@ int main(void) {
     suite_add_tcase(s, tc);
     tc = tu_tcase("edges");
     tcase_add_test(tc, all_ignored);
+    tcase_add_test(tc, cross_entropy_rows_split_over_threads);
     tcase_add_test(tc, empty_batch);
     tcase_add_test(tc, bce_clamps_log);
     tcase_add_test(tc, bce_with_logits_at_zero);

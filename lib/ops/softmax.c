@@ -461,6 +461,45 @@ static double row_logsumexp(const char *x, dc_dtype dt, int64_t r, int64_t c) {
     return mx + log(s);
 }
 
+/* The rows of a cross-entropy, forward (lse_rows[r] for kept rows) or
+ * backward (gx's rows), split over the pool by row_chunks: each row is
+ * computed alone, so any split gives the same bits (a GPT's 2048 rows of
+ * 86 logits ran on one thread while the other waited). */
+typedef struct ce_job {
+    const char *xd;
+    dc_dtype dt;
+    int64_t n, c, nchunks;
+    const int64_t *y;
+    const bool *k;
+    double *lse_rows;          /* forward: written; backward: read */
+    char *gd;                  /* backward: gx's data, else NULL */
+    double scale;
+} ce_job;
+
+static void ce_chunk(void *ctx, int64_t chunk, int slot) {
+    (void)slot;
+    const ce_job *j = ctx;
+    int64_t lo, hi;
+    dc__chunk_range(j->n, j->nchunks, chunk, &lo, &hi);
+    for (int64_t r = lo; r < hi; r++) {
+        if (!j->k[r]) continue;
+        if (!j->gd) {
+            j->lse_rows[r] = row_logsumexp(j->xd, j->dt, r, j->c);
+            continue;
+        }
+        for (int64_t q = 0; q < j->c; q++) {
+            double p = exp(ld(j->xd, j->dt, r * j->c + q) - j->lse_rows[r]);
+            st(j->gd, j->dt, r * j->c + q, j->scale * (p - (q == j->y[r] ? 1.0 : 0.0)));
+        }
+    }
+}
+
+static void run_ce(ce_job *j) {
+    j->nchunks = row_chunks(j->n, j->c);
+    if (j->nchunks > 1) dc__parallel_for(ce_chunk, j, j->nchunks, (int)j->nchunks);
+    else ce_chunk(j, 0, 0);
+}
+
 /* x: (N, C) float, labels: i64 (N) in 0..C-1 (ignored rows hold any valid
  * class), keep: bool (N) -> 0-d  sum over kept rows of
  * (logsumexp(x_n) - x[n, y_n]), divided by denom. The loss of
@@ -483,8 +522,8 @@ dc_tensor *dc__cross_entropy_rows(dc_tensor *x, dc_tensor *labels, dc_tensor *ke
     /* each row's log-sum-exp, kept for the backward (which would
      * otherwise compute it again) when the op is recorded */
     bool recording = dc__should_record(inputs, 3);
-    dc_tensor *lse = out && recording ? dc__tensor_new(DC_F64, 1, &n, true) : NULL;
-    if (!out || (recording && !lse)) {
+    dc_tensor *lse = out ? dc__tensor_new(DC_F64, 1, &n, true) : NULL;
+    if (!out || !lse) {
         dc_release(xc);
         dc_release(out);
         return NULL;
@@ -492,19 +531,17 @@ dc_tensor *dc__cross_entropy_rows(dc_tensor *x, dc_tensor *labels, dc_tensor *ke
     const char *xd = dc__tensor_data(xc);
     const int64_t *y = dc__tensor_data(labels);
     const bool *k = dc__tensor_data(keep);
-    double *lse_rows = lse ? dc__tensor_data(lse) : NULL;
-    double total = 0.0;
-    for (int64_t r = 0; r < n; r++) {
-        if (!k[r]) continue;
-        double row_lse = row_logsumexp(xd, x->dtype, r, c);
-        if (lse_rows) lse_rows[r] = row_lse;
-        total += row_lse - ld(xd, x->dtype, r * c + y[r]);
-    }
+    double *lse_rows = dc__tensor_data(lse);
+    ce_job j = {.xd = xd, .dt = x->dtype, .n = n, .c = c, .y = y, .k = k, .lse_rows = lse_rows};
+    run_ce(&j);
+    double total = 0.0;   /* in row order, whatever the split */
+    for (int64_t r = 0; r < n; r++)
+        if (k[r]) total += lse_rows[r] - ld(xd, x->dtype, r * c + y[r]);
     st(dc__tensor_data(out), x->dtype, 0, total / denom);
     dc_release(xc);
     dc_node *node;
     out = dc__record_or_drop(out, DC_OP_CROSS_ENTROPY, inputs, 3, &node);
-    if (node) {
+    if (node && recording) {
         node->fparams[0] = denom;
         node->saved = lse;   /* the node takes this reference */
     } else {
@@ -526,20 +563,12 @@ dc_status dc__cross_entropy_backward(dc_node *node, dc_tensor *out, dc_tensor *g
         dc_release(xc);
         return dc_last_status();
     }
-    int64_t n = x->shape[0], c = x->shape[1];
-    const char *xd = dc__tensor_data(xc);
-    char *gd = dc__tensor_data(gx);
-    const int64_t *y = dc__tensor_data(node->inputs[1]);
-    const bool *k = dc__tensor_data(node->inputs[2]);
-    const double *lse = dc__tensor_data(node->saved);
-    double scale = ld(dc__tensor_data(gout), gout->dtype, 0) / node->fparams[0];
-    for (int64_t r = 0; r < n; r++) {
-        if (!k[r]) continue;
-        for (int64_t j = 0; j < c; j++) {
-            double p = exp(ld(xd, x->dtype, r * c + j) - lse[r]);
-            st(gd, x->dtype, r * c + j, scale * (p - (j == y[r] ? 1.0 : 0.0)));
-        }
-    }
+    ce_job j = {.xd = dc__tensor_data(xc), .dt = x->dtype, .n = x->shape[0],
+                .c = x->shape[1], .y = dc__tensor_data(node->inputs[1]),
+                .k = dc__tensor_data(node->inputs[2]), .lse_rows = dc__tensor_data(node->saved),
+                .gd = dc__tensor_data(gx),
+                .scale = ld(dc__tensor_data(gout), gout->dtype, 0) / node->fparams[0]};
+    run_ce(&j);
     dc_release(xc);
     gin[0] = gx;
     return DC_OK;
