@@ -100,6 +100,44 @@ static void count_release(void *data, void *ctx) {
     released_count++;
 }
 
+/* A large strided copy runs on the pool, split by the first axis: every
+ * element lands where it belongs on 1 and on 2 threads (f32 transposed,
+ * and an f64 -> f32 conversion of a sliced view). */
+START_TEST(large_copies_on_the_pool) {
+    enum { R = 300, C = 700 };
+    /* 2 threads first: a part left out would show in fresh memory, where
+     * a second run may get the first one's block back */
+    for (int threads = 2; threads >= 1; threads--) {
+        TU_OK(dc_set_num_threads(threads));
+        dc_scope *s = dc_scope_begin();
+        dc_tensor *x = dc_arange(DC_F32, 0, R * C, 1);
+        dc_tensor *m = dc_reshape(x, 2, (const int64_t[]){R, C});
+        dc_tensor *t = dc_contiguous(dc_transpose(m, 0, 1));   /* (C, R) */
+        TU_NOTNULL(t);
+        float *v = malloc((size_t)R * C * sizeof *v);
+        ck_assert_ptr_nonnull(v);
+        TU_OK(dc_copy_to(t, DC_F32, v, (size_t)R * C * sizeof *v));
+        for (int i = 0; i < C; i++)
+            for (int j = 0; j < R; j++)
+                ck_assert_msg(v[i * R + j] == (float)(j * C + i), "t[%d][%d] = %g", i, j,
+                              v[i * R + j]);
+        dc_tensor *d = dc_arange(DC_F64, 0, 2 * R * C, 1);
+        dc_tensor *every_other = dc_slice(dc_reshape(d, 2, (const int64_t[]){2 * R, C}), 0, 0,
+                                          2 * R, 2);   /* (R, C), rows 0, 2, 4, ... */
+        dc_tensor *f = dc_cast(every_other, DC_F32);
+        TU_NOTNULL(f);
+        TU_OK(dc_copy_to(f, DC_F32, v, (size_t)R * C * sizeof *v));
+        for (int i = 0; i < R; i++)
+            for (int j = 0; j < C; j++)
+                ck_assert_msg(v[i * C + j] == (float)(2 * i * C + j), "f[%d][%d] = %g", i, j,
+                              v[i * C + j]);
+        free(v);
+        dc_scope_end(s);
+    }
+    TU_OK(dc_set_num_threads(0));
+}
+END_TEST
+
 START_TEST(wrap_data_shares_and_calls_release_once) {
     double buf[4] = {1, 2, 3, 4};
     int64_t shape[2] = {2, 2};
@@ -264,6 +302,7 @@ int main(void) {
     Suite *s = suite_create("tensor");
     TCase *tc = tu_tcase("make");
     tcase_add_test(tc, zeros_ones_full_scalar);
+    tcase_add_test(tc, large_copies_on_the_pool);
     tcase_add_test(tc, up_to_eight_dims_and_empty);
     tcase_add_test(tc, arange_like_numpy);
     tcase_add_test(tc, from_data_copies);

@@ -1,5 +1,6 @@
 /* Tensor headers, storage, reference counts, and element access. */
 #include "internal.h"
+#include "threads.h"
 
 #include <math.h>
 #include <string.h>
@@ -316,20 +317,65 @@ dc_status dc_copy_from(dc_tensor *t, dc_dtype dtype, const void *src, size_t src
     return DC_OK;
 }
 
-void dc__copy_elements(dc_tensor *dst, const dc_tensor *src) {
-    if (src->numel == 0) return;
+/* dst = src on indices [lo, hi) of the first axis (all of a 0-d). */
+static void copy_part(dc_tensor *dst, const dc_tensor *src, int64_t lo, int64_t hi) {
     int64_t strides[2][DC_MAX_DIMS];
     memcpy(strides[0], dst->strides, sizeof dst->strides);
     memcpy(strides[1], src->strides, sizeof src->strides);
     int64_t offs[2] = {dst->offset, src->offset};
+    int64_t shape[DC_MAX_DIMS];
+    memcpy(shape, dst->shape, sizeof shape);
+    if (dst->ndim > 0) {
+        shape[0] = hi - lo;
+        offs[0] += lo * dst->strides[0];
+        offs[1] += lo * src->strides[0];
+    }
     dc_iter it;
-    dc__iter_init(&it, dst->ndim, dst->shape, 2, strides, offs);
+    dc__iter_init(&it, dst->ndim, shape, 2, strides, offs);
     size_t dsz = dc_dtype_size(dst->dtype), ssz = dc_dtype_size(src->dtype);
     char *d = dst->storage->data;
     const char *s = src->storage->data;
     while (dc__iter_next(&it))
         dc__convert(d + it.off[0] * (int64_t)dsz, dst->dtype, it.istride[0],
                     s + it.off[1] * (int64_t)ssz, src->dtype, it.istride[1], it.inner);
+}
+
+typedef struct copy_job {
+    dc_tensor *dst;
+    const dc_tensor *src;
+    int64_t nchunks;
+} copy_job;
+
+static void copy_chunk(void *ctx, int64_t chunk, int slot) {
+    (void)slot;
+    const copy_job *j = ctx;
+    int64_t lo, hi;
+    dc__chunk_range(j->dst->shape[0], j->nchunks, chunk, &lo, &hi);
+    if (lo < hi) copy_part(j->dst, j->src, lo, hi);
+}
+
+/* Copies of at least this many elements into a contiguous tensor (which
+ * no two source elements share) run on the pool, split by the first
+ * axis into parts of at least COPY_PART elements: a GPT's head merge
+ * (262k elements, transposed) ran on one thread while the other waited. */
+#define COPY_PAR_MIN ((int64_t)1 << 16)
+#define COPY_PART ((int64_t)1 << 14)
+
+void dc__copy_elements(dc_tensor *dst, const dc_tensor *src) {
+    if (src->numel == 0) return;
+    int threads = dc__pool_threads();
+    if (threads > 1 && dst->numel >= COPY_PAR_MIN && dst->ndim > 0 && dst->shape[0] > 1 &&
+        dc__tensor_is_contiguous(dst)) {
+        int64_t parts = dst->numel / COPY_PART;
+        if (parts > 8 * (int64_t)threads) parts = 8 * (int64_t)threads;
+        if (parts > dst->shape[0]) parts = dst->shape[0];
+        copy_job j = {dst, src, parts};
+        if (parts > 1) {
+            dc__parallel_for(copy_chunk, &j, parts, threads);
+            return;
+        }
+    }
+    copy_part(dst, src, 0, dst->ndim > 0 ? dst->shape[0] : 1);
 }
 
 dc_tensor *dc__copy_contiguous(const dc_tensor *t) {
