@@ -16,9 +16,9 @@
  * serially.
  *
  * Placement: a worker that finds itself on the CPU of the run's caller
- * moves itself off it (its affinity: the process's CPUs but the
- * caller's, of the CPUs it started with). The kernel tends to wake a worker on the waker's CPU, and two
- * busy threads on one CPU then stay together for tens of milliseconds
+ * moves itself off it (its affinity becomes the CPUs it started with but
+ * the caller's). The kernel tends to wake a worker on the waker's CPU, and
+ * two busy threads on one CPU then stay together for tens of milliseconds
  * while the other CPU idles: measured on 2 vCPUs, a 256^3 product ran at
  * 115-165 GFLOP/s on "2 threads" so placed and at 300-390 apart, and
  * about one process in three got stuck that way. Only workers move (the
@@ -120,14 +120,26 @@ static int current_cpu(void) {
 #endif
 }
 
-
-
 int dc__pool_threads(void) {
     int n = atomic_load(&g_setting);
     return n == 0 ? cores() : n;
 }
 
-static void move_off_cpu(worker *w, int cpu);
+/* Moves worker w (the calling thread) off cpu when it is running there:
+ * its affinity becomes the CPUs it started with minus that one (nothing
+ * happens when that one is all it has). The kernel migrates the thread
+ * before the call returns. */
+static void move_off_cpu(worker *w, int cpu) {
+#ifdef __linux__
+    if (!w->has_home || cpu < 0 || cpu >= CPU_SETSIZE || sched_getcpu() != cpu) return;
+    cpu_set_t set = w->home;
+    CPU_CLR(cpu, &set);
+    if (CPU_COUNT(&set) > 0) pthread_setaffinity_np(pthread_self(), sizeof set, &set);
+#else
+    (void)w;
+    (void)cpu;
+#endif
+}
 
 /* Takes chunks of r until there are none left; w: the worker taking
  * them (NULL: the caller), which first moves off the caller's CPU (the
@@ -162,22 +174,6 @@ static bool wait_for_offer(worker *w) {
     g_sleepers--;
     pthread_mutex_unlock(&g_lock);
     return !atomic_load(&g_stop);
-}
-
-/* Moves worker w (the calling thread) off cpu when it is running there:
- * its affinity becomes the CPUs it started with minus that one (nothing
- * happens when that one is all it has). The kernel migrates the thread
- * before the call returns. */
-static void move_off_cpu(worker *w, int cpu) {
-#ifdef __linux__
-    if (!w->has_home || cpu < 0 || cpu >= CPU_SETSIZE || sched_getcpu() != cpu) return;
-    cpu_set_t set = w->home;
-    CPU_CLR(cpu, &set);
-    if (CPU_COUNT(&set) > 0) pthread_setaffinity_np(pthread_self(), sizeof set, &set);
-#else
-    (void)w;
-    (void)cpu;
-#endif
 }
 
 static void *worker_main(void *arg) {
@@ -286,7 +282,7 @@ static void settle_offer(worker *w) {
 }
 
 int dc__parallel_for(dc__chunk_fn fn, void *ctx, int64_t nchunks, int threads) {
-    run r = {.fn = fn, .ctx = ctx, .nchunks = nchunks};
+    run r = {.fn = fn, .ctx = ctx, .nchunks = nchunks, .caller_cpu = -1};
     int n = dc__pool_threads();
     if (threads < n) n = threads;
     if (nchunks < n) n = (int)nchunks;
