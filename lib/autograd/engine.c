@@ -141,19 +141,8 @@ static void add_part(dc_tensor *dst, const dc_tensor *src, bool flat, int64_t lo
                 hi - lo);
         return;
     }
-    int64_t strides[2][DC_MAX_DIMS];
-    memcpy(strides[0], dst->strides, sizeof dst->strides);
-    memcpy(strides[1], src->strides, sizeof src->strides);
-    int64_t offs[2] = {dst->offset, src->offset};
-    int64_t shape[DC_MAX_DIMS];
-    memcpy(shape, dst->shape, sizeof shape);
-    if (dst->ndim > 0) {
-        shape[0] = hi - lo;
-        offs[0] += lo * dst->strides[0];
-        offs[1] += lo * src->strides[0];
-    }
     dc_iter it;
-    dc__iter_init(&it, dst->ndim, shape, 2, strides, offs);
+    dc__iter_init_pair_rows(&it, dst, src, lo, hi);
     char *d = dst->storage->data;
     const char *s = src->storage->data;
     while (dc__iter_next(&it)) {

@@ -223,6 +223,11 @@ typedef struct dc_iter {
 
 void dc__iter_init(dc_iter *it, int ndim, const int64_t *shape, int nops,
                    int64_t strides[][DC_MAX_DIMS], const int64_t *offsets);
+/* An iterator over (dst, src) of one shape, restricted to indices
+ * [lo, hi) of their first axis (all of a 0-d pair): the part one thread
+ * takes of an elementwise pass split by the first axis. */
+void dc__iter_init_pair_rows(dc_iter *it, const dc_tensor *dst, const dc_tensor *src,
+                             int64_t lo, int64_t hi);
 bool dc__iter_next(dc_iter *it);
 
 /* ---------------------------------------------------------------- */

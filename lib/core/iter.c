@@ -89,3 +89,19 @@ bool dc__iter_next(dc_iter *it) {
     }
     return true;
 }
+
+void dc__iter_init_pair_rows(dc_iter *it, const dc_tensor *dst, const dc_tensor *src,
+                             int64_t lo, int64_t hi) {
+    int64_t strides[2][DC_MAX_DIMS];
+    memcpy(strides[0], dst->strides, sizeof dst->strides);
+    memcpy(strides[1], src->strides, sizeof src->strides);
+    int64_t offs[2] = {dst->offset, src->offset};
+    int64_t shape[DC_MAX_DIMS];
+    memcpy(shape, dst->shape, sizeof shape);
+    if (dst->ndim > 0) {
+        shape[0] = hi - lo;
+        offs[0] += lo * dst->strides[0];
+        offs[1] += lo * src->strides[0];
+    }
+    dc__iter_init(it, dst->ndim, shape, 2, strides, offs);
+}

@@ -319,19 +319,8 @@ dc_status dc_copy_from(dc_tensor *t, dc_dtype dtype, const void *src, size_t src
 
 /* dst = src on indices [lo, hi) of the first axis (all of a 0-d). */
 static void copy_part(dc_tensor *dst, const dc_tensor *src, int64_t lo, int64_t hi) {
-    int64_t strides[2][DC_MAX_DIMS];
-    memcpy(strides[0], dst->strides, sizeof dst->strides);
-    memcpy(strides[1], src->strides, sizeof src->strides);
-    int64_t offs[2] = {dst->offset, src->offset};
-    int64_t shape[DC_MAX_DIMS];
-    memcpy(shape, dst->shape, sizeof shape);
-    if (dst->ndim > 0) {
-        shape[0] = hi - lo;
-        offs[0] += lo * dst->strides[0];
-        offs[1] += lo * src->strides[0];
-    }
     dc_iter it;
-    dc__iter_init(&it, dst->ndim, shape, 2, strides, offs);
+    dc__iter_init_pair_rows(&it, dst, src, lo, hi);
     size_t dsz = dc_dtype_size(dst->dtype), ssz = dc_dtype_size(src->dtype);
     char *d = dst->storage->data;
     const char *s = src->storage->data;

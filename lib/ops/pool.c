@@ -135,6 +135,26 @@ static inline int64_t avg_count(int64_t start, int64_t k, int64_t in, bool inclu
 DEFINE_PICK(float, uint32_t, f32)
 DEFINE_PICK(double, uint64_t, f64)
 
+/* 2x2 windows of rows r0 (top) and r1 (bottom) one at a time with pick's
+ * branch-free selects (on random data a branch per compare mispredicts
+ * about half the time and costs more than the rest); out and arg as in
+ * max_pool_2x2, base the flat index of r0[0] in its plane of width w. */
+#define DEFINE_2X2_WINDOWS(T, SUF)                                                       \
+    static void max_2x2_windows_##SUF(const T *r0, const T *r1, int64_t base, int64_t w, \
+                                      int64_t ow, T *out, int64_t *arg) {                \
+        for (int64_t o = 0; o < ow; o++) {                                               \
+            T best = r0[2 * o];                                                          \
+            int64_t at = base + 2 * o;                                                   \
+            pick_##SUF(r0[2 * o + 1], base + 2 * o + 1, &best, &at);                     \
+            pick_##SUF(r1[2 * o], base + w + 2 * o, &best, &at);                         \
+            pick_##SUF(r1[2 * o + 1], base + w + 2 * o + 1, &best, &at);                 \
+            out[o] = best;                                                               \
+            arg[o] = at;                                                                 \
+        }                                                                                \
+    }
+DEFINE_2X2_WINDOWS(float, f32)
+DEFINE_2X2_WINDOWS(double, f64)
+
 /* f32 2x2 windows, 8 outputs at a time: pick's steps on vectors of 8
  * (GCC vector types; clones for AVX-512, AVX2 and the baseline). Rows r0
  * and r1 hold the windows' top and bottom rows, ow outputs; out and arg
@@ -161,15 +181,7 @@ static DC_VEC_CLONES void max_2x2_rows_f32(const float *r0, const float *r1, int
                                            int64_t w, int64_t ow, float *out, int64_t *arg) {
     const pool_l8 lane2 = {0, 2, 4, 6, 8, 10, 12, 14};
     if (ow < 8) {
-        for (int64_t o = 0; o < ow; o++) {
-            float best = r0[2 * o];
-            int64_t at = base + 2 * o;
-            pick_f32(r0[2 * o + 1], base + 2 * o + 1, &best, &at);
-            pick_f32(r1[2 * o], base + w + 2 * o, &best, &at);
-            pick_f32(r1[2 * o + 1], base + w + 2 * o + 1, &best, &at);
-            out[o] = best;
-            arg[o] = at;
-        }
+        max_2x2_windows_f32(r0, r1, base, w, ow, out, arg);
         return;
     }
     for (int64_t next = 0; next < ow; next += 8) {
@@ -199,20 +211,10 @@ static DC_VEC_CLONES void max_2x2_rows_f32(const float *r0, const float *r1, int
     }
 }
 
-/* The same for f64, one window at a time with pick's branch-free
- * selects (on random data a branch per compare mispredicts about half
- * the time and costs more than the rest). */
+/* The same for f64: one window at a time. */
 static void max_2x2_rows_f64(const double *r0, const double *r1, int64_t base, int64_t w,
                              int64_t ow, double *out, int64_t *arg) {
-    for (int64_t o = 0; o < ow; o++) {
-        double best = r0[2 * o];
-        int64_t at = base + 2 * o;
-        pick_f64(r0[2 * o + 1], base + 2 * o + 1, &best, &at);
-        pick_f64(r1[2 * o], base + w + 2 * o, &best, &at);
-        pick_f64(r1[2 * o + 1], base + w + 2 * o + 1, &best, &at);
-        out[o] = best;
-        arg[o] = at;
-    }
+    max_2x2_windows_f64(r0, r1, base, w, ow, out, arg);
 }
 
 /* For every (n, c) plane: x points at x[n, c] (strides xs[2], xs[3]),

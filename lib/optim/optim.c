@@ -544,6 +544,14 @@ typedef struct update_args {
  * wd p to the gradient. m = b1 m + (1-b1) g; v = b2 v + (1-b2) g g;
  * vmax = max(vmax, v) with amsgrad; p -= lr / bc1 * m / (sqrt(v) / sqrt(bc2)
  * + eps), bc_k = 1 - b_k^step. */
+/* Element i's weight decay and moments, inside ADAM_KERNEL. */
+#define ADAM_MOMENTS(T, DECOUPLED, i)                                       \
+    T gi = g[i];                                                            \
+    if (DECOUPLED) p[i] = p[i] * decay;                                     \
+    else if (coupled_wd) gi = gi + wd * p[i];                               \
+    m[i] = m[i] * b1 + c1 * gi;                                             \
+    v[i] = v[i] * b2 + c2 * gi * gi
+
 #define ADAM_KERNEL(T, DECOUPLED)                                           \
     {                                                                       \
         T *restrict p = a->param;                                           \
@@ -564,21 +572,13 @@ typedef struct update_args {
          * own, so that the common loop vectorises */                       \
         if (!vmax) {                                                        \
             for (int64_t i = 0; i < n; i++) {                               \
-                T gi = g[i];                                                \
-                if (DECOUPLED) p[i] = p[i] * decay;                         \
-                else if (coupled_wd) gi = gi + wd * p[i];                   \
-                m[i] = m[i] * b1 + c1 * gi;                                 \
-                v[i] = v[i] * b2 + c2 * gi * gi;                            \
+                ADAM_MOMENTS(T, DECOUPLED, i);                              \
                 T denom = DC_SQRT_OF(T, v[i]) / bc2_sqrt + eps;             \
                 p[i] = p[i] + neg_step * m[i] / denom;                      \
             }                                                               \
         } else {                                                            \
             for (int64_t i = 0; i < n; i++) {                               \
-                T gi = g[i];                                                \
-                if (DECOUPLED) p[i] = p[i] * decay;                         \
-                else if (coupled_wd) gi = gi + wd * p[i];                   \
-                m[i] = m[i] * b1 + c1 * gi;                                 \
-                v[i] = v[i] * b2 + c2 * gi * gi;                            \
+                ADAM_MOMENTS(T, DECOUPLED, i);                              \
                 /* torch.maximum: NaN wins */                               \
                 if (!(isnan(vmax[i]) || vmax[i] >= v[i])) vmax[i] = v[i];   \
                 T denom = DC_SQRT_OF(T, vmax[i]) / bc2_sqrt + eps;          \
