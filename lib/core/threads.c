@@ -29,8 +29,9 @@
  * lazily with the new count, so dc_set_num_threads(1) leaves no thread
  * running); a destructor joins them when the library is unloaded or the
  * process exits; a child of fork() starts without workers. */
+/* glibc's feature macro, for sched_getcpu, CPU_* and pthread_setaffinity_np */
 #if defined(__linux__) && !defined(_GNU_SOURCE)
-#  define _GNU_SOURCE 1   /* sched_getcpu, CPU_* and pthread_setaffinity_np */
+#  define _GNU_SOURCE 1   // NOLINT(bugprone-reserved-identifier): the name glibc reads
 #endif
 #include "threads.h"
 
