@@ -192,16 +192,8 @@ static void add_into(dc_tensor *dst, const dc_tensor *src) {
     bool flat = dst->dtype == DC_F32 && src->dtype == DC_F32 && dc__tensor_is_contiguous(dst) &&
                 dc__tensor_is_contiguous(src);
     add_job j = {dst, src, flat, flat ? dst->numel : (dst->ndim > 0 ? dst->shape[0] : 1), 1};
-    int threads = dc__pool_threads();
-    if (threads > 1 && dst->numel >= ADD_PAR_MIN && j.size > 1) {
-        int64_t parts = dst->numel / ADD_PART;
-        if (parts > 8 * (int64_t)threads) parts = 8 * (int64_t)threads;
-        j.nchunks = parts < j.size ? parts : j.size;
-    }
-    if (j.nchunks > 1)
-        dc__parallel_for(add_chunk, &j, j.nchunks, threads);
-    else
-        add_part(dst, src, flat, 0, j.size);
+    if (dst->numel >= ADD_PAR_MIN) j.nchunks = dc__chunk_count(j.size, dst->numel, ADD_PART);
+    dc__parallel_for(add_chunk, &j, j.nchunks, (int)j.nchunks);
 }
 
 /* True when g is referenced once (by the caller) and alone uses its

@@ -352,19 +352,14 @@ static void copy_chunk(void *ctx, int64_t chunk, int slot) {
 
 void dc__copy_elements(dc_tensor *dst, const dc_tensor *src) {
     if (src->numel == 0) return;
-    int threads = dc__pool_threads();
-    if (threads > 1 && dst->numel >= COPY_PAR_MIN && dst->ndim > 0 && dst->shape[0] > 1 &&
-        dc__tensor_is_contiguous(dst)) {
-        int64_t parts = dst->numel / COPY_PART;
-        if (parts > 8 * (int64_t)threads) parts = 8 * (int64_t)threads;
-        if (parts > dst->shape[0]) parts = dst->shape[0];
-        copy_job j = {dst, src, parts};
-        if (parts > 1) {
-            dc__parallel_for(copy_chunk, &j, parts, threads);
-            return;
-        }
+    if (dst->ndim == 0) {
+        copy_part(dst, src, 0, 1);
+        return;
     }
-    copy_part(dst, src, 0, dst->ndim > 0 ? dst->shape[0] : 1);
+    copy_job j = {dst, src, 1};
+    if (dst->numel >= COPY_PAR_MIN && dc__tensor_is_contiguous(dst))
+        j.nchunks = dc__chunk_count(dst->shape[0], dst->numel, COPY_PART);
+    dc__parallel_for(copy_chunk, &j, j.nchunks, (int)j.nchunks);
 }
 
 dc_tensor *dc__copy_contiguous(const dc_tensor *t) {

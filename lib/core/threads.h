@@ -30,6 +30,17 @@ int dc__pool_threads(void);
  * it. */
 int dc__parallel_for(dc__chunk_fn fn, void *ctx, int64_t nchunks, int threads);
 
+/* How many chunks to cut a pass over items (the axis it splits) into,
+ * work elements in all: one per min_work elements, at most 8 per pool
+ * thread (the threads take them as they come free) and one per item; at
+ * least 1, which dc__parallel_for runs on the calling thread. */
+static inline int64_t dc__chunk_count(int64_t items, int64_t work, int64_t min_work) {
+    int64_t n = work / min_work, most = 8 * (int64_t)dc__pool_threads();
+    if (n > most) n = most;
+    if (n > items) n = items;
+    return n > 1 ? n : 1;
+}
+
 /* Items [*lo, *hi) of chunk k when n items are cut into nchunks parts of
  * sizes differing by at most one (nchunks >= 1, n * nchunks must not
  * overflow). */

@@ -260,7 +260,7 @@ static dc_status run_gemms(mm_plan *p, dc_tensor *out) {
     int threads = dc__pool_threads();
     if (threads > 1 && j.count > 1 && flops < SMALL_GEMM_FLOPS &&
         flops * (double)j.count >= PAR_BATCH_FLOPS) {
-        j.nchunks = j.count < 8 * (int64_t)threads ? j.count : 8 * (int64_t)threads;
+        j.nchunks = dc__chunk_count(j.count, j.count, 1);
         atomic_init(&j.status, DC_OK);
         dc__parallel_for(batch_chunk, &j, j.nchunks, threads);
         if (atomic_load(&j.status) == DC_OK) return DC_OK;

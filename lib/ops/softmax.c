@@ -496,8 +496,7 @@ static void ce_chunk(void *ctx, int64_t chunk, int slot) {
 
 static void run_ce(ce_job *j) {
     j->nchunks = row_chunks(j->n, j->c);
-    if (j->nchunks > 1) dc__parallel_for(ce_chunk, j, j->nchunks, (int)j->nchunks);
-    else ce_chunk(j, 0, 0);
+    dc__parallel_for(ce_chunk, j, j->nchunks, (int)j->nchunks);
 }
 
 /* x: (N, C) float, labels: i64 (N) in 0..C-1 (ignored rows hold any valid
