@@ -652,6 +652,37 @@ START_TEST(pool_workers_leave_the_callers_cpu) {
 }
 END_TEST
 
+/* With the default setting the pool's size is the CPUs the calling
+ * thread may run on. A thread reads them at its first parallel run after
+ * dc_set_num_threads and keeps the count (reading them costs more than a
+ * small op): a later change of affinity shows at the next setting. */
+START_TEST(default_threads_follow_affinity_at_each_setting) {
+#ifdef __linux__
+    cpu_set_t all;
+    ck_assert_int_eq(sched_getaffinity(0, sizeof all, &all), 0);
+    int count = CPU_COUNT(&all);
+    if (count < 2) return;   /* one CPU: narrowing it changes nothing */
+    TU_OK(dc_set_num_threads(0));
+    ck_assert_int_eq(dc_get_num_threads(), count);
+    int first = -1;
+    for (int c = 0; c < CPU_SETSIZE && first < 0; c++)
+        if (CPU_ISSET(c, &all)) first = c;
+    cpu_set_t one;
+    CPU_ZERO(&one);
+    CPU_SET(first, &one);
+    ck_assert_int_eq(sched_setaffinity(0, sizeof one, &one), 0);
+    int kept = dc_get_num_threads();
+    TU_OK(dc_set_num_threads(0));
+    int narrowed = dc_get_num_threads();
+    ck_assert_int_eq(sched_setaffinity(0, sizeof all, &all), 0);
+    TU_OK(dc_set_num_threads(0));
+    ck_assert_int_eq(kept, count);
+    ck_assert_int_eq(narrowed, 1);
+    ck_assert_int_eq(dc_get_num_threads(), count);
+#endif
+}
+END_TEST
+
 int main(void) {
     Suite *s = suite_create("gemm");
     TCase *own = tu_tcase("own");
@@ -677,6 +708,7 @@ int main(void) {
     tcase_add_test(pool, pool_shared_by_user_threads);
     tcase_add_test(pool, pool_survives_fork);
     tcase_add_test(pool, pool_workers_leave_the_callers_cpu);
+    tcase_add_test(pool, default_threads_follow_affinity_at_each_setting);
     suite_add_tcase(s, pool);
     return tu_run(s);
 }

@@ -102,9 +102,10 @@ DC_API int64_t dc_live_allocations(void);
 
 /* Threads the library's own pool uses for large ops (GEMM, convolution,
  * big elementwise ops); 0 means one per CPU the calling thread may run on
- * (its affinity: taskset, cpusets). The BLAS library is kept to
- * one thread so the two never oversubscribe the cores. Set it while no
- * op is running. */
+ * (its affinity: taskset, cpusets), read by each thread at its first op
+ * after this call (a later change of affinity shows at the next call).
+ * The BLAS library is kept to one thread so the two never oversubscribe
+ * the cores. Set it while no op is running. */
 DC_API dc_status dc_set_num_threads(int n);
 DC_API int dc_get_num_threads(void);
 

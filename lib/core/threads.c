@@ -103,7 +103,7 @@ static int64_t now_ns(void) {
 /* The CPUs the calling thread may run on (taskset, cgroups' cpusets;
  * workers inherit them from the thread that starts them), else the CPUs
  * online: threads beyond them would only take turns. */
-static int cores(void) {
+static int read_cores(void) {
     long n = sysconf(_SC_NPROCESSORS_ONLN);
 #ifdef __linux__
     cpu_set_t set;
@@ -111,6 +111,25 @@ static int cores(void) {
         n = CPU_COUNT(&set);
 #endif
     return n < 1 ? 1 : n > POOL_MAX ? POOL_MAX : (int)n;
+}
+
+/* read_cores() costs a file read and a system call (glibc's sysconf
+ * opens /sys/devices/system/cpu/online): ~8 us, more than a small op.
+ * Every parallel run asks, so each thread keeps its count until the
+ * next dc_set_num_threads (which bumps g_cores_epoch). Measured with
+ * the default setting: a 64^3 product took 19 us instead of 2.5, a
+ * batch-1 step of a 10-10-10 MLP 25 us instead of 2.8. */
+static atomic_int g_cores_epoch;
+static _Thread_local int tl_cores_epoch = -1;
+static _Thread_local int tl_cores;
+
+static int cores(void) {
+    int epoch = atomic_load_explicit(&g_cores_epoch, memory_order_relaxed);
+    if (tl_cores_epoch != epoch) {
+        tl_cores = read_cores();
+        tl_cores_epoch = epoch;
+    }
+    return tl_cores;
 }
 
 static int current_cpu(void) {
@@ -315,6 +334,7 @@ dc_status dc_set_num_threads(int n) {
         return dc__fail(DC_E_STATE, "dc_set_num_threads: called from inside a parallel run");
     pthread_mutex_lock(&g_run_lock);
     atomic_store(&g_setting, n);
+    atomic_fetch_add(&g_cores_epoch, 1);   /* every thread reads its CPUs again */
     stop_workers();   /* they restart lazily, as many as the new count needs */
     pthread_mutex_unlock(&g_run_lock);
     return DC_OK;
