@@ -72,6 +72,15 @@ typedef void (*dc__sgemm_dots_fn)(int64_t i0, int64_t i1, int64_t n, int64_t k,
                                   float alpha, float beta, float *c, int64_t rs_c,
                                   int64_t cs_c);
 
+/* The whole of C = alpha * op(A) op(B) + beta * C (m x n x k) in one
+ * call, for a product the kernel reads in place as it stands: one block,
+ * k at most the kernel's KC, A and B as for the micro-kernel (x->b is
+ * op(B)'s first column, its columns adjacent) and tiles of
+ * dc__sgemm_tile_rows rows. */
+typedef void (*dc__sgemm_block_fn)(int64_t m, int64_t n, int64_t k, const dc__sgemm_panels *x,
+                                   float alpha, float beta, float *c, int64_t rs_c,
+                                   int64_t cs_c);
+
 typedef struct dc__sgemm_kernel {
     const char *name;          /* e.g. "avx512 12x32" */
     dc_gemm_isa isa;
@@ -80,6 +89,7 @@ typedef struct dc__sgemm_kernel {
     int64_t mc, kc, nc;        /* cache blocks: MC x KC of A, KC x NC of B */
     dc__sgemm_ukernel_fn ukernel;
     dc__sgemm_strip_fn strip;         /* NULL: the driver calls ukernel per tile */
+    dc__sgemm_block_fn block;         /* NULL: the driver calls ukernel per tile */
     bool reads_in_place;              /* takes unpacked operands (dc__sgemm_panels) */
     bool reads_ragged_b;              /* masks B loads: a partial B panel in place too */
     dc__sgemm_pack_fn pack_kcontig;   /* NULL: the portable loops */
@@ -102,6 +112,19 @@ void dc__sgemm_pack_kcontig_avx2(const float *src, int64_t rs, int rows, int64_t
 void dc__sgemm_pack_copy_avx2(const float *src, int64_t cs, int rows, int64_t kc, int w,
                               float *dst);
 #endif
+
+/* Rows of the register tile starting at row ir of an mc-row block: mr,
+ * except that a last tile of fewer than mr / 2 rows is merged with the
+ * one before into two tiles of about equal height (25 rows: 12, 7, 6,
+ * not 12, 12, 1) when the kernel takes partial A panels (merge): a tile
+ * of very few rows waits on the FMA latency and costs nearly as much as
+ * a full one. */
+static inline int dc__sgemm_tile_rows(int mr, bool merge, int64_t mc, int64_t ir) {
+    int64_t left = mc - ir;
+    if (left <= mr) return (int)left;
+    if (left >= 2 * mr || !merge || 2 * (left - mr) >= mr) return mr;
+    return (int)((left + 1) / 2);
+}
 
 /* C = alpha * T + beta * C for an mr x nr tile T (row stride ldt), any
  * strides of C: the edge path of the micro-kernels. */
