@@ -143,8 +143,9 @@ static const int64_t shapes[][3] = {
      * to a whole block */
     {100, 33, 8},  {130, 17, 6},  {14, 70, 300},
     /* one block read in place in one call (dc__sgemm_block_fn): tiles of
-     * 12 and 8 rows inline, others called; C transposed (100 x 6) */
-    {40, 96, 48},  {64, 64, 32},  {20, 64, 24},  {100, 6, 40},
+     * 12 and 8 rows inline, others called; C transposed (100 x 6); short
+     * k in strips where B's columns are more than a block's */
+    {40, 96, 48},  {64, 64, 32},  {20, 64, 24},  {100, 6, 40}, {30, 700, 7},
 };
 #define NSHAPES ((int)(sizeof shapes / sizeof shapes[0]))
 

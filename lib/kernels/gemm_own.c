@@ -293,20 +293,20 @@ static void run_block(const sgemm_job *j, int64_t m0, int64_t m1, int64_t n0, in
 }
 
 /* Whether the job is one block that the kernel reads in place as it
- * stands (no packing, one slice of k, no strips): run_in_place then
- * skips run_block's blocking and packing decisions. */
+ * stands (no packing, one slice of k, B's columns and A's rows within a
+ * block's): run_in_place then skips run_block's blocking and packing
+ * decisions. */
 static bool one_block_in_place(const sgemm_job *j) {
     const dc__sgemm_kernel *kn = j->kern;
-    return j->k <= kn->kc && j->n <= kn->nc && j->m <= kn->mc &&
-           !(kn->strip && j->k <= STRIP_MAX_KC) && a_in_place(kn, &j->a, j->k, j->n) &&
-           b_in_place(kn, &j->b, j->k, j->m) && (j->n % kn->nr == 0 || kn->reads_ragged_b);
+    return j->k <= kn->kc && j->n <= kn->nc && j->m * j->k <= kn->mc * kn->kc &&
+           a_in_place(kn, &j->a, j->k, j->n) && b_in_place(kn, &j->b, j->k, j->m) &&
+           (j->n % kn->nr == 0 || kn->reads_ragged_b);
 }
 
 /* The whole of a one_block_in_place job on the calling thread, in one
- * call of the kernel's block function where it has one, else a column of
- * tiles at a time (a B panel stays in L1 while the rows of A go by). On
- * 64 x 64 products the driver's share of the time went from ~4% to
- * under 2%. */
+ * call of the kernel's block function where it has one, else a row of
+ * tiles at a time. On 64 x 64 products the driver's share of the time
+ * went from ~4% to under 2%. */
 static void run_in_place(const sgemm_job *j) {
     const dc__sgemm_kernel *kn = j->kern;
     dc__sgemm_panels x = {.a = j->a.p, .a_rs = j->a.rs, .a_cs = j->a.cs, .b = j->b.p,
@@ -315,12 +315,12 @@ static void run_in_place(const sgemm_job *j) {
         kn->block(j->m, j->n, j->k, &x, j->alpha, j->beta, j->c, j->rs_c, j->cs_c);
         return;
     }
-    for (int64_t jr = 0; jr < j->n; jr += kn->nr) {
-        int cols = (int)min64(kn->nr, j->n - jr);
-        x.b = smat_at(&j->b, 0, jr);
-        for (int64_t ir = 0, rows = 0; ir < j->m; ir += rows) {
-            rows = tile_rows(kn, j->m, ir);
-            x.a = smat_at(&j->a, ir, 0);
+    for (int64_t ir = 0, rows = 0; ir < j->m; ir += rows) {
+        rows = tile_rows(kn, j->m, ir);
+        x.a = smat_at(&j->a, ir, 0);
+        for (int64_t jr = 0; jr < j->n; jr += kn->nr) {
+            int cols = (int)min64(kn->nr, j->n - jr);
+            x.b = smat_at(&j->b, 0, jr);
             kn->ukernel(j->k, &x, j->alpha, j->beta, j->c + ir * j->rs_c + jr * j->cs_c,
                         j->rs_c, j->cs_c, (int)rows, cols);
         }
@@ -477,6 +477,27 @@ static void scale_c(int64_t m, int64_t n, float beta, float *c, int64_t ldc) {
     }
 }
 
+/* The job's C = op(A) op(B) (m x n, C's row stride ldc) as it stands, or
+ * transposed: C^T = op(B)^T op(A)^T, C^T's rows being C's columns. */
+static void lay_out(sgemm_job *j, bool transposed, int64_t m, int64_t n, const smat *opa,
+                    const smat *opb, int64_t ldc) {
+    if (transposed) {
+        j->m = n;
+        j->n = m;
+        j->a = (smat){opb->p, opb->cs, opb->rs};
+        j->b = (smat){opa->p, opa->cs, opa->rs};
+        j->rs_c = 1;
+        j->cs_c = ldc;
+    } else {
+        j->m = m;
+        j->n = n;
+        j->a = *opa;
+        j->b = *opb;
+        j->rs_c = ldc;
+        j->cs_c = 1;
+    }
+}
+
 dc_status dc__sgemm_own(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k,
                         float alpha, const float *a, int64_t lda, const float *b, int64_t ldb,
                         float beta, float *c, int64_t ldc) {
@@ -498,12 +519,7 @@ dc_status dc__sgemm_own(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_
          * writes C's rows whole, so it cannot cost more solved transposed.
          * A small such product read in place skips the planning (on a
          * 64^3, plan_cost alone was 1% of the time). */
-        j.m = m;
-        j.n = n;
-        j.a = opa;
-        j.b = opb;
-        j.rs_c = ldc;
-        j.cs_c = 1;
+        lay_out(&j, false, m, n, &opa, &opb, ldc);
         j.split_m = true;
         if (plan_threads(&j) == 1 && one_block_in_place(&j)) {
             run_in_place(&j);
@@ -524,21 +540,7 @@ dc_status dc__sgemm_own(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_
         dc__parallel_for(run_dots_chunk, &d, d.nchunks, d.nchunks);
         return DC_OK;
     }
-    if (swapped < normal) {
-        j.m = n;
-        j.n = m;
-        j.a = opbt;
-        j.b = opat;
-        j.rs_c = 1;
-        j.cs_c = ldc;
-    } else {
-        j.m = m;
-        j.n = n;
-        j.a = opa;
-        j.b = opb;
-        j.rs_c = ldc;
-        j.cs_c = 1;
-    }
+    lay_out(&j, swapped < normal, m, n, &opa, &opb, ldc);
     int threads = 1;
     if (!one_tile) {
         j.split_m = true;

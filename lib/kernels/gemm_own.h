@@ -73,9 +73,9 @@ typedef void (*dc__sgemm_dots_fn)(int64_t i0, int64_t i1, int64_t n, int64_t k,
                                   int64_t cs_c);
 
 /* The whole of C = alpha * op(A) op(B) + beta * C (m x n x k) in one
- * call, for a product the kernel reads in place as it stands: one block,
- * k at most the kernel's KC, A and B as for the micro-kernel (x->b is
- * op(B)'s first column, its columns adjacent) and tiles of
+ * call, for a product the kernel reads in place as it stands: k at most
+ * the kernel's KC, n at most its NC, A and B as for the micro-kernel
+ * (x->b is op(B)'s first column, its columns adjacent) and tiles of
  * dc__sgemm_tile_rows rows. */
 typedef void (*dc__sgemm_block_fn)(int64_t m, int64_t n, int64_t k, const dc__sgemm_panels *x,
                                    float alpha, float beta, float *c, int64_t rs_c,
