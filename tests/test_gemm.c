@@ -215,6 +215,10 @@ START_TEST(own_keeps_packed_a) {
         TU_OK(dc_set_num_threads(2));
         gemm_case tn = {250, 1100, 400, true, false, 1, 1.0f, 0.0f};
         check_case(&tn, false);
+        /* split by rows, each share keeping only its own rows' blocks (A
+         * packed: its rows 4 KiB apart) */
+        gemm_case rows = {400, 544, 1024, false, false, 0, 1.0f, 0.0f};
+        check_case(&rows, false);
     }
     TU_OK(dc__gemm_force_isa(-1));
     TU_OK(dc_set_num_threads(0));

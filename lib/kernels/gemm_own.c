@@ -559,10 +559,13 @@ dc_status dc__sgemm_own(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_
     bool pack_a_blocks = !a_in_place(kn, &j.a, kc, nc);
     /* B's blocks are read by all the rows of a share: at most j.m */
     bool pack_b_blocks = !b_in_place(kn, &j.b, kc, j.m) || (j.n % kn->nr && !kn->reads_ragged_b);
+    /* a share's rows and columns at most (share_of's whole tiles) */
+    int64_t row_tiles = (j.m + kn->mr - 1) / kn->mr;
+    int64_t share_rows = j.split_m ? (row_tiles + threads - 1) / threads * kn->mr : j.m;
     int64_t share_cols = j.split_m ? j.n : (j.n + threads - 1) / threads;
-    j.keep_a = pack_a_blocks && keep_a_blocks(kn, j.m, share_cols, kc);
+    j.keep_a = pack_a_blocks && keep_a_blocks(kn, share_rows, share_cols, kc);
     j.buf_a = !pack_a_blocks ? 0
-              : j.keep_a     ? round_up(round_up(j.m, kn->mc) * kc, 16)
+              : j.keep_a     ? round_up(round_up(share_rows, kn->mc) * kc, 16)
                              : round_up(round_up(mc, kn->mr) * kc, 16);
     j.buf_b = pack_b_blocks ? round_up(round_up(nc, kn->nr) * kc, 16) : 0;
     void *raw = NULL;
