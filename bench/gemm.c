@@ -10,11 +10,12 @@
  * through dc__sgemm_own with the library's pool (dc_set_num_threads);
  * cblas is called directly, with OpenBLAS's own threads when built
  * against it (openblas_set_num_threads). The shapes are measured one at a
- * time, ours then cblas at each thread count, each side's threads stopped
- * or idle while the other runs, so the two pools never fight; --rounds
- * repeats that pair (default 3) and reports the median of each side and
- * the median of the rounds' ratios, each ratio from two measurements
- * taken back to back (this machine's speed drifts within seconds).
+ * time, ours and cblas in turn at each thread count (who goes first
+ * alternates by round), each side's threads stopped or idle while the
+ * other runs, so the two pools never fight; --rounds repeats that pair
+ * (default 3) and reports the median of each side and the median of the
+ * rounds' ratios, each ratio from two measurements taken back to back
+ * (this machine's speed drifts within seconds).
  * OpenBLAS picks its kernels when it loads: set OPENBLAS_CORETYPE before
  * starting the program to try another core (e.g. SkylakeX). The peak is
  * the best of three runs of an FMA loop (AVX-512 when the CPU has it, else
@@ -255,7 +256,8 @@ static int cmp_double(const void *x, const void *y) {
 }
 
 /* Median GFLOP/s of run over reps calls (each call repeated enough
- * times to last >= 1 ms), after warm-up. */
+ * times to last >= 1 ms), after a warm-up of at least 20 ms: a CPU that
+ * was idle (the pauses between sides) takes a while to reach its clock. */
 static bool g_best;   /* --best: the fastest repetition, not the median */
 
 static double measure(void (*run)(const shape *, operands *), const shape *s, operands *o,
@@ -263,7 +265,8 @@ static double measure(void (*run)(const shape *, operands *), const shape *s, op
     double flops = 2.0 * s->m * s->n * s->k;
     int inner = (int)ceil(2e-3 * 50e9 / flops);   /* ~1 ms at 50 GFLOP/s */
     if (inner < 1) inner = 1;
-    for (int w = 0; w < 3; w++) run(s, o);
+    double warm_until = now() + 0.02;
+    for (int w = 0; w < 3 || now() < warm_until; w++) run(s, o);
     double rates[64];
     if (reps > 64) reps = 64;
     for (int r = 0; r < reps; r++) {
@@ -342,13 +345,20 @@ int main(int argc, char **argv) {
             double own[MAX_ROUNDS], blas[MAX_ROUNDS], ratios[MAX_ROUNDS];
             for (int round = 0; round < rounds; round++) {
                 g_thread_clock = g_cpu_time && nthreads[t] == 1;
-                dc_set_num_threads(nthreads[t]);
-                set_blas_threads(1);
-                own[round] = measure(run_own, s, &o, r);
-                dc_set_num_threads(1);   /* joins our workers */
-                set_blas_threads(nthreads[t]);
-                blas[round] = measure(run_blas, s, &o, r);
-                set_blas_threads(1);
+                /* who goes first alternates: the first of a pair may meet a
+                 * CPU still slowed by the pause before it */
+                for (int side = 0; side < 2; side++) {
+                    if ((side == 0) == (round % 2 == 0)) {
+                        dc_set_num_threads(nthreads[t]);
+                        set_blas_threads(1);
+                        own[round] = measure(run_own, s, &o, r);
+                        dc_set_num_threads(1);   /* joins our workers */
+                    } else {
+                        set_blas_threads(nthreads[t]);
+                        blas[round] = measure(run_blas, s, &o, r);
+                        set_blas_threads(1);
+                    }
+                }
                 g_thread_clock = false;
                 /* OpenBLAS's idle threads spin for about 2^28 TSC cycles (0.13 s
                  * here; measured: ours ran at half speed for 10-20 ms after a
