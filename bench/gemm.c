@@ -357,13 +357,14 @@ int main(int argc, char **argv) {
                         set_blas_threads(nthreads[t]);
                         blas[round] = measure(run_blas, s, &o, r);
                         set_blas_threads(1);
+                        /* OpenBLAS's idle threads spin for about 2^28 TSC
+                         * cycles (0.13 s here; measured: ours ran at half
+                         * speed for 10-20 ms after a 0.15 s pause) before
+                         * they sleep */
+                        if (nthreads[t] > 1) sleep_seconds(0.4);
                     }
                 }
                 g_thread_clock = false;
-                /* OpenBLAS's idle threads spin for about 2^28 TSC cycles (0.13 s
-                 * here; measured: ours ran at half speed for 10-20 ms after a
-                 * 0.15 s pause) before they sleep */
-                if (nthreads[t] > 1) sleep_seconds(0.4);
                 ratios[round] = own[round] / blas[round];
             }
             res[i][t][0] = median(own, rounds);

@@ -293,9 +293,10 @@ static void run_block(const sgemm_job *j, int64_t m0, int64_t m1, int64_t n0, in
 }
 
 /* Whether the job is one block that the kernel reads in place as it
- * stands (no packing, one slice of k, B's columns and A's rows within a
- * block's): run_in_place then skips run_block's blocking and packing
- * decisions. */
+ * stands: no packing, one slice of k, B's columns within a block's and A
+ * no bigger than a block (rows x k at most MC x KC: with short k, many
+ * more rows than MC). run_in_place then skips run_block's blocking and
+ * packing decisions. */
 static bool one_block_in_place(const sgemm_job *j) {
     const dc__sgemm_kernel *kn = j->kern;
     return j->k <= kn->kc && j->n <= kn->nc && j->m * j->k <= kn->mc * kn->kc &&
@@ -417,6 +418,14 @@ static int plan_threads(const sgemm_job *j) {
     return want < 1 ? 1 : want;
 }
 
+/* Runs the job with run_in_place when it is one block read in place and
+ * worth only one thread; false (nothing done) otherwise. */
+static bool ran_in_place(const sgemm_job *j) {
+    if (plan_threads(j) != 1 || !one_block_in_place(j)) return false;
+    run_in_place(j);
+    return true;
+}
+
 /* Which dimension threads split: each thread packs the whole of the
  * other operand, and shares are whole register tiles, so compare the
  * busiest thread's multiply-adds plus packing (an element packed costs
@@ -516,15 +525,13 @@ dc_status dc__sgemm_own(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_
     bool dots_fit = kn->dots && opa.cs == 1 && opb.rs == 1;
     if (!dots_fit && n % kn->nr == 0) {
         /* Whole B panels: as it stands, the product wastes no columns and
-         * writes C's rows whole, so it cannot cost more solved transposed.
-         * A small such product read in place skips the planning (on a
-         * 64^3, plan_cost alone was 1% of the time). */
+         * writes C's rows whole, so solving it transposed is not weighed
+         * (plan_cost would favour this too, C's rows being contiguous). A
+         * small such product read in place skips the planning: on a 64^3,
+         * plan_cost alone was 1% of the time. */
         lay_out(&j, false, m, n, &opa, &opb, ldc);
         j.split_m = true;
-        if (plan_threads(&j) == 1 && one_block_in_place(&j)) {
-            run_in_place(&j);
-            return DC_OK;
-        }
+        if (ran_in_place(&j)) return DC_OK;
     }
     double swapped = one_tile ? 1e300 : plan_cost(kn, n, m, k, &opbt, &opat, false);
     double normal = one_tile && !dots_fit ? 0.0 : plan_cost(kn, m, n, k, &opa, &opb, true);
@@ -548,10 +555,7 @@ dc_status dc__sgemm_own(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_
         j.split_m = plan_split_m(kn, j.m, j.n, threads);
         threads = plan_threads(&j);
     }
-    if (threads == 1 && one_block_in_place(&j)) {
-        run_in_place(&j);
-        return DC_OK;
-    }
+    if (threads == 1 && ran_in_place(&j)) return DC_OK;
     /* Buffers big enough for any share (the whole problem, capped by the
      * cache blocks), 64-byte aligned; none when everything is read in
      * place (a share is smaller, so read in place too). */
