@@ -216,8 +216,8 @@ START_TEST(own_keeps_packed_a) {
         gemm_case tn = {250, 1100, 400, true, false, 1, 1.0f, 0.0f};
         check_case(&tn, false);
         /* split by rows (AVX-512 and AVX2), each share keeping only its
-         * own rows' blocks (A packed: its rows 4 KiB apart) */
-        gemm_case rows = {600, 544, 1024, false, false, 0, 1.0f, 0.0f};
+         * own rows' blocks (A packed: its rows padded to 4 KiB apart) */
+        gemm_case rows = {600, 544, 64, false, false, 960, 1.0f, 0.0f};
         check_case(&rows, false);
     }
     TU_OK(dc__gemm_force_isa(-1));
