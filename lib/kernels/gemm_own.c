@@ -101,6 +101,9 @@ static const float *smat_at(const smat *x, int64_t i, int64_t j) {
     return x->p + i * x->rs + j * x->cs;
 }
 
+/* x^T: the same elements, rows and columns swapped. */
+static smat smat_t(const smat *x) { return (smat){x->p, x->cs, x->rs}; }
+
 /* Rows [0, rows) x k-steps [0, kc) of a matrix (row stride rs, k stride
  * cs) into one panel of width w (dst[p * w + r]), zero for rows
  * rows..w-1. The panel of A (rows are rows of op(A)) and of B (rows are
@@ -304,28 +307,19 @@ static bool one_block_in_place(const sgemm_job *j) {
            (j->n % kn->nr == 0 || kn->reads_ragged_b);
 }
 
-/* The whole of a one_block_in_place job on the calling thread, in one
- * call of the kernel's block function where it has one, else a row of
- * tiles at a time. On 64 x 64 products the driver's share of the time
- * went from ~4% to under 2%. */
+/* The whole of a one_block_in_place job on the calling thread: in one
+ * call of the kernel's block function where it has one (on 64 x 64
+ * products the driver's share of the time went from ~4% to under 2%),
+ * else through run_block, which packs nothing for such a job. */
 static void run_in_place(const sgemm_job *j) {
     const dc__sgemm_kernel *kn = j->kern;
-    dc__sgemm_panels x = {.a = j->a.p, .a_rs = j->a.rs, .a_cs = j->a.cs, .b = j->b.p,
-                          .b_rs = j->b.rs};
-    if (kn->block) {
-        kn->block(j->m, j->n, j->k, &x, j->alpha, j->beta, j->c, j->rs_c, j->cs_c);
+    if (!kn->block) {
+        run_block(j, 0, j->m, 0, j->n, NULL, NULL);
         return;
     }
-    for (int64_t ir = 0, rows = 0; ir < j->m; ir += rows) {
-        rows = tile_rows(kn, j->m, ir);
-        x.a = smat_at(&j->a, ir, 0);
-        for (int64_t jr = 0; jr < j->n; jr += kn->nr) {
-            int cols = (int)min64(kn->nr, j->n - jr);
-            x.b = smat_at(&j->b, 0, jr);
-            kn->ukernel(j->k, &x, j->alpha, j->beta, j->c + ir * j->rs_c + jr * j->cs_c,
-                        j->rs_c, j->cs_c, (int)rows, cols);
-        }
-    }
+    dc__sgemm_panels x = {.a = j->a.p, .a_rs = j->a.rs, .a_cs = j->a.cs, .b = j->b.p,
+                          .b_rs = j->b.rs};
+    kn->block(j->m, j->n, j->k, &x, j->alpha, j->beta, j->c, j->rs_c, j->cs_c);
 }
 
 /* [*lo, *hi) of size units of unit, split evenly into n shares: share t. */
@@ -493,8 +487,8 @@ static void lay_out(sgemm_job *j, bool transposed, int64_t m, int64_t n, const s
     if (transposed) {
         j->m = n;
         j->n = m;
-        j->a = (smat){opb->p, opb->cs, opb->rs};
-        j->b = (smat){opa->p, opa->cs, opa->rs};
+        j->a = smat_t(opb);
+        j->b = smat_t(opa);
         j->rs_c = 1;
         j->cs_c = ldc;
     } else {
@@ -520,7 +514,7 @@ dc_status dc__sgemm_own(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_
     smat opb = trans_b ? (smat){b, 1, ldb} : (smat){b, ldb, 1};
     sgemm_job j = {.kern = kn, .k = k, .c = c, .alpha = alpha, .beta = beta};
     /* C^T = op(B)^T op(A)^T: C^T's rows are C's columns */
-    smat opbt = {opb.p, opb.cs, opb.rs}, opat = {opa.p, opa.cs, opa.rs};
+    smat opbt = smat_t(&opb), opat = smat_t(&opa);
     bool one_tile = m <= kn->mr && n <= kn->nr;   /* no choice to make but the dots */
     bool dots_fit = kn->dots && opa.cs == 1 && opb.rs == 1;
     if (!dots_fit && n % kn->nr == 0) {

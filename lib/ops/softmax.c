@@ -189,16 +189,11 @@ DC_VEC_CLONES_FMA static void softmax_row_f32(const float *x, float *y, int64_t 
  * PAR_ROW_ELEMS elements (a GPT's attention scores are half a million per
  * layer); each row is computed alone, so any split gives the same bits. */
 #define PAR_ROW_ELEMS ((int64_t)1 << 15)
-#define PAR_MAX_CHUNKS 64
 
 /* The chunks nrows rows of len elements are cut into (dc__chunk_range
  * gives each its rows); 1 when the work is too small to split. */
 static int64_t row_chunks(int64_t nrows, int64_t len) {
-    int64_t elems = nrows * (len > 0 ? len : 1);
-    int64_t n = elems / PAR_ROW_ELEMS;
-    if (n > PAR_MAX_CHUNKS) n = PAR_MAX_CHUNKS;
-    if (n > nrows) n = nrows;
-    return n > 1 ? n : 1;
+    return dc__chunk_count(nrows, nrows * (len > 0 ? len : 1), PAR_ROW_ELEMS);
 }
 
 /* Rows lo..hi-1 of length len of the last axis; causal: row r (query
@@ -520,7 +515,6 @@ dc_tensor *dc__cross_entropy_rows(dc_tensor *x, dc_tensor *labels, dc_tensor *ke
     dc_tensor *out = xc ? dc__tensor_new(x->dtype, 0, NULL, false) : NULL;
     /* each row's log-sum-exp, kept for the backward (which would
      * otherwise compute it again) when the op is recorded */
-    bool recording = dc__should_record(inputs, 3);
     dc_tensor *lse = out ? dc__tensor_new(DC_F64, 1, &n, true) : NULL;
     if (!out || !lse) {
         dc_release(xc);
@@ -540,7 +534,7 @@ dc_tensor *dc__cross_entropy_rows(dc_tensor *x, dc_tensor *labels, dc_tensor *ke
     dc_release(xc);
     dc_node *node;
     out = dc__record_or_drop(out, DC_OP_CROSS_ENTROPY, inputs, 3, &node);
-    if (node && recording) {
+    if (node) {
         node->fparams[0] = denom;
         node->saved = lse;   /* the node takes this reference */
     } else {
