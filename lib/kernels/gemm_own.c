@@ -296,27 +296,22 @@ static void run_block(const sgemm_job *j, int64_t m0, int64_t m1, int64_t n0, in
 }
 
 /* Whether the job is one block that the kernel reads in place as it
- * stands: no packing, one slice of k, B's columns within a block's and A
- * no bigger than a block (rows x k at most MC x KC: with short k, many
- * more rows than MC). run_in_place then skips run_block's blocking and
- * packing decisions. */
+ * stands, and the kernel has a block function for it: no packing, one
+ * slice of k, B's columns within a block's and A no bigger than a block
+ * (rows x k at most MC x KC: with short k, many more rows than MC).
+ * run_in_place then skips the planning and run_block. */
 static bool one_block_in_place(const sgemm_job *j) {
     const dc__sgemm_kernel *kn = j->kern;
-    return j->k <= kn->kc && j->n <= kn->nc && j->m * j->k <= kn->mc * kn->kc &&
+    return kn->block && j->k <= kn->kc && j->n <= kn->nc && j->m * j->k <= kn->mc * kn->kc &&
            a_in_place(kn, &j->a, j->k, j->n) && b_in_place(kn, &j->b, j->k, j->m) &&
            (j->n % kn->nr == 0 || kn->reads_ragged_b);
 }
 
-/* The whole of a one_block_in_place job on the calling thread: in one
- * call of the kernel's block function where it has one (on 64 x 64
- * products the driver's share of the time went from ~4% to under 2%),
- * else through run_block, which packs nothing for such a job. */
+/* The whole of a one_block_in_place job on the calling thread, in one
+ * call of the kernel's block function: on 64 x 64 products the driver's
+ * share of the time went from ~4% to under 2%. */
 static void run_in_place(const sgemm_job *j) {
     const dc__sgemm_kernel *kn = j->kern;
-    if (!kn->block) {
-        run_block(j, 0, j->m, 0, j->n, NULL, NULL);
-        return;
-    }
     dc__sgemm_panels x = {.a = j->a.p, .a_rs = j->a.rs, .a_cs = j->a.cs, .b = j->b.p,
                           .b_rs = j->b.rs};
     kn->block(j->m, j->n, j->k, &x, j->alpha, j->beta, j->c, j->rs_c, j->cs_c);
