@@ -64,14 +64,18 @@ static double now(void) {
 /* ---------------------------------------------------------------- */
 
 #define PEAK_SECONDS 0.2
+/* Rounds of FMAs between two reads of the clock. The thread CPU clock
+ * (--cpu-time) is a system call of ~1.3 us on this VM: read every 1000
+ * rounds (~3.5 us of FMAs) it cut the measured peak by a quarter, and the
+ * GEMMs read 125-139% of it. At 100000 rounds a read costs < 0.5%. */
+#define PEAK_ROUNDS 100000
 
 #if X86
 /* Independent accumulators in named registers (an array would be stored
  * back to memory every round): 16 for the 16 AVX2 registers, 24 of the
  * 32 AVX-512 ones. Two FMA pipes of 4 cycles' latency need 8 chains in
- * flight, but 16 measured only 120-166 GFLOP/s on this machine's AMD
- * EPYC (Zen 5) where 24 reach 200, as fast as the GEMMs themselves run:
- * with fewer chains the "% of peak" column read over 100%. */
+ * flight; on this machine's AMD EPYC (Zen 5) 16 and 24 both reach
+ * ~220 GFLOP/s once the clock is read rarely enough (PEAK_ROUNDS). */
 #define PEAK_REGS(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11) \
     X(12) X(13) X(14) X(15)
 #define PEAK_REGS_512(X) PEAK_REGS(X) X(16) X(17) X(18) X(19) X(20) X(21) X(22) X(23)
@@ -87,10 +91,10 @@ __attribute__((target("avx512f"))) static double fma_loop_512(double *seconds) {
     double t0 = now();
     long iters = 0;
     do {
-        for (int r = 0; r < 1000; r++) {
+        for (int r = 0; r < PEAK_ROUNDS; r++) {
             PEAK_REGS_512(FMA512)
         }
-        iters += 1000;
+        iters += PEAK_ROUNDS;
     } while (now() - t0 < PEAK_SECONDS);
     *seconds = now() - t0;
     __m512 sum = _mm512_setzero_ps();
@@ -108,10 +112,10 @@ __attribute__((target("avx2,fma"))) static double fma_loop_256(double *seconds) 
     double t0 = now();
     long iters = 0;
     do {
-        for (int r = 0; r < 1000; r++) {
+        for (int r = 0; r < PEAK_ROUNDS; r++) {
             PEAK_REGS(FMA256)
         }
-        iters += 1000;
+        iters += PEAK_ROUNDS;
     } while (now() - t0 < PEAK_SECONDS);
     *seconds = now() - t0;
     __m256 sum = _mm256_setzero_ps();
