@@ -146,6 +146,9 @@ static const int64_t shapes[][3] = {
      * 12 and 8 rows inline, others called; C transposed (100 x 6); short
      * k in strips where B's columns are more than a block's */
     {40, 96, 48},  {64, 64, 32},  {20, 64, 24},  {100, 6, 40}, {30, 700, 7},
+    /* one block of whole 64-column rows: 6 x 64 tiles (AVX-512), the last
+     * rows 4 and 3 (13), 5, 2 or 1 */
+    {13, 128, 20}, {5, 64, 9},    {2, 192, 33},  {1, 128, 17},
 };
 #define NSHAPES ((int)(sizeof shapes / sizeof shapes[0]))
 
