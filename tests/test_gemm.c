@@ -146,9 +146,11 @@ static const int64_t shapes[][3] = {
      * 12 and 8 rows inline, others called; C transposed (100 x 6); short
      * k in strips where B's columns are more than a block's */
     {40, 96, 48},  {64, 64, 32},  {20, 64, 24},  {100, 6, 40}, {30, 700, 7},
-    /* one block of whole 64-column rows: 6 x 64 tiles (AVX-512), the last
-     * rows 4 and 3 (13), 5, 2 or 1 */
-    {13, 128, 20}, {5, 64, 9},    {2, 192, 33},  {1, 128, 17},
+    /* one block of 6 x 64 tiles (AVX-512): whole 64-column rows, the last
+     * rows 4 and 3 (13), 5, 2 or 1; with short k, the last columns by
+     * four vectors (700: 60 columns), two (90: 26; 84: 20) or one (80: 16) */
+    {13, 128, 20}, {5, 64, 9},    {2, 192, 33},  {1, 128, 17}, {13, 90, 12},
+    {7, 84, 3},    {20, 80, 5},
 };
 #define NSHAPES ((int)(sizeof shapes / sizeof shapes[0]))
 

@@ -21,6 +21,11 @@
  * reads all of B, and a B larger than L1 read by twice the rows of tiles
  * cost more than the wider tile saves (32 x 512 x 128: -2.5%). */
 #define WIDE_MAX_B (16 * 1024)
+/* Steps of k up to which a block whose rows are not whole multiples of
+ * 64 columns takes them too, the last columns masked: there the stores
+ * of C take the time. With more steps the narrower last tiles cost more
+ * than the wide ones save (40 x 100 x 48: 7-13% slower). */
+#define WIDE_RAGGED_MAX_K 16
 
 #define KARGS                                                                              \
     int64_t kc, const dc__sgemm_panels *x, float alpha, float beta, float *c, int64_t rs_c, \
@@ -268,13 +273,17 @@ static void avx512_strip(SARGS) {
  * tiles too made 64 x 64 x 64 and 64 x 64 x 32 NN 2-4% faster; inlining
  * only the 12-row ones changed nothing measurable.
  *
- * When C's rows are whole multiples of 64 columns and B is small
- * (WIDE_MAX_B), 6 x 64 tiles (wide_block_body) cover the block instead:
- * the same 24 accumulators, four B loads and six broadcasts a step
- * instead of two and twelve, and 11 tiles on 64 rows instead of 12.
- * Against OpenBLAS-SkylakeX in one process (NN, one thread), 128 x 256 x
- * 10 went from 1.00-1.01 to 1.05; 64^3, 64 x 64 x 32, 32 x 64 x 64 and
- * 16 x 128 x 64 stayed within 1% of parity either way. */
+ * When C's rows are whole multiples of 64 columns (or k is short,
+ * WIDE_RAGGED_MAX_K) and B is small (WIDE_MAX_B), 6 x 64 tiles
+ * (wide_block_body) cover the block instead: the same 24 accumulators,
+ * four B loads and six broadcasts a step instead of two and twelve, 11
+ * tiles on 64 rows instead of 12, and each tile's stores 4 whole lines
+ * of 6 rows of C instead of 2 of 12. Against OpenBLAS-SkylakeX in one
+ * process (one thread): 128 x 256 x 10 NN 1.00-1.01 -> 1.05; 64^3, 64 x
+ * 64 x 32, 32 x 64 x 64 and 16 x 128 x 64 NN stayed within 1% of parity
+ * either way. With the driver's block bounds on B widened for short k
+ * (gemm_own.c): 64 x 784 x 1 NN 0.81 -> 1.06, 200 x 300 x 3 NN 0.71 ->
+ * 0.95, 25 x 784 x 6 TN 0.73 -> 0.94, 32 x 1024 x 4 TN 1.00 -> 1.95. */
 #define BARGS                                                                              \
     int64_t m, int64_t n, int64_t k, const dc__sgemm_panels *x, float alpha, float beta,    \
         float *c, int64_t rs_c, int64_t cs_c
@@ -296,7 +305,8 @@ INLINE512 void wide_block_body(const bool ROWPTR, const bool PLAIN, BARGS) {
     for (int64_t ir = 0, rows = 0; ir < m; ir += rows) {
         rows = dc__sgemm_tile_rows(WIDE_MR, true, m, ir);
         t.a = x->a + ir * x->a_rs;
-        for (int64_t jr = 0; jr < n; jr += WIDE_NR) {
+        int64_t jr = 0;
+        for (; jr + WIDE_NR <= n; jr += WIDE_NR) {
             t.b = x->b + jr;
             float *ct = c + ir * rs_c + jr;
             if (rows == WIDE_MR)
@@ -307,6 +317,17 @@ INLINE512 void wide_block_body(const bool ROWPTR, const bool PLAIN, BARGS) {
             else
                 wide_kernels[rows - 1][ROWPTR](k, &t, alpha, beta, ct, rs_c, 1, (int)rows,
                                                WIDE_NR);
+        }
+        if (jr < n) {   /* the last columns, masked: by four vectors or by one or two */
+            int cols = (int)(n - jr);
+            t.b = x->b + jr;
+            float *ct = c + ir * rs_c + jr;
+            if (cols > 32)
+                wide_kernels[rows - 1][ROWPTR](k, &t, alpha, beta, ct, rs_c, 1, (int)rows,
+                                               cols);
+            else
+                kernels[rows - 1][ROWPTR][cols > 16](k, &t, alpha, beta, ct, rs_c, 1,
+                                                     (int)rows, cols);
         }
     }
 }
@@ -343,7 +364,8 @@ static T512 void block_rowptr(BARGS) { block_body(true, BPASS); }
 
 /* [A by row pointers] */
 static void avx512_block(BARGS) {
-    if (cs_c == 1 && n % WIDE_NR == 0 && k * n <= WIDE_MAX_B)
+    if (cs_c == 1 && k * n <= WIDE_MAX_B &&
+        (n % WIDE_NR == 0 || (n > WIDE_NR && k <= WIDE_RAGGED_MAX_K)))
         wide_blocks[x->a_rs != 1][alpha == 1.0f && beta == 0.0f](BPASS);
     else if (x->a_rs != 1)
         block_rowptr(BPASS);

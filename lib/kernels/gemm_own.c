@@ -218,12 +218,16 @@ static bool a_in_place(const dc__sgemm_kernel *kn, const smat *a, int64_t kc, in
  * also start on cache lines: the kernel loads them in whole vectors, and
  * a vector split across two lines costs two loads every time. For a few
  * rows the loads have slack under the FMAs, and packing costs more
- * (measured on 64 x 64 products with B off cache lines). */
+ * (measured on 64 x 64 products with B off cache lines). With very
+ * short k (SHORT_KC) the loads have slack however many rows read them:
+ * the tiles' stores of C take the time (200 x 300 x 3 NN, B's rows off
+ * cache lines: 6.0 us packed, 4.9 in place). */
 #define SPLIT_LOADS_MAX_ROWS 128
+#define SHORT_KC 16
 static bool b_in_place(const dc__sgemm_kernel *kn, const smat *b, int64_t kc, int64_t rows) {
     if (!kn->reads_in_place || b->cs != 1) return false;
     bool lines = (uintptr_t)b->p % 64 == 0 && (b->rs * (int64_t)sizeof(float)) % 64 == 0;
-    return rows <= IN_PLACE_MAX_USES * kn->mr ||
+    return rows <= IN_PLACE_MAX_USES * kn->mr || kc <= SHORT_KC ||
            ((lines || rows <= SPLIT_LOADS_MAX_ROWS) && cache_friendly(b->rs, kc));
 }
 
@@ -297,12 +301,14 @@ static void run_block(const sgemm_job *j, int64_t m0, int64_t m1, int64_t n0, in
 
 /* Whether the job is one block that the kernel reads in place as it
  * stands, and the kernel has a block function for it: no packing, one
- * slice of k, B's columns within a block's and A no bigger than a block
- * (rows x k at most MC x KC: with short k, many more rows than MC).
- * run_in_place then skips the planning and run_block. */
+ * slice of k, and A and B no bigger than a block (rows x k at most MC x
+ * KC, k x columns at most KC x NC: with short k, many more rows than MC
+ * or columns than NC). run_in_place then skips the planning and
+ * run_block. */
 static bool one_block_in_place(const sgemm_job *j) {
     const dc__sgemm_kernel *kn = j->kern;
-    return kn->block && j->k <= kn->kc && j->n <= kn->nc && j->m * j->k <= kn->mc * kn->kc &&
+    return kn->block && j->k <= kn->kc && j->k * j->n <= kn->kc * kn->nc &&
+           j->m * j->k <= kn->mc * kn->kc &&
            a_in_place(kn, &j->a, j->k, j->n) && b_in_place(kn, &j->b, j->k, j->m) &&
            (j->n % kn->nr == 0 || kn->reads_ragged_b);
 }
