@@ -75,7 +75,8 @@ static double now(void) {
  * back to memory every round): 16 for the 16 AVX2 registers, 24 of the
  * 32 AVX-512 ones. Two FMA pipes of 4 cycles' latency need 8 chains in
  * flight; on this machine's AMD EPYC (Zen 5) 16 and 24 both reach
- * ~220 GFLOP/s once the clock is read rarely enough (PEAK_ROUNDS). */
+ * ~220 GFLOP/s once the clock is read rarely enough (PEAK_ROUNDS). 24
+ * are kept: as many as the GEMM's AVX-512 tiles hold. */
 #define PEAK_REGS(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11) \
     X(12) X(13) X(14) X(15)
 #define PEAK_REGS_512(X) PEAK_REGS(X) X(16) X(17) X(18) X(19) X(20) X(21) X(22) X(23)
@@ -200,6 +201,12 @@ static const shape shapes[] = {
     {"gpt attn 64x32x64 NT", 64, 64, 32, false, true, false},
     {"skinny 64x32x64 NN", 64, 64, 32, false, false, false},
     {"skinny 32x128x512 NN", 32, 512, 128, false, false, false},
+    /* short k, where storing C takes the time (a rank-1 update, a 3-wide
+     * input layer, a convolution's 6 filters, a 12-deep product) */
+    {"short k 64x1x784 NN", 64, 784, 1, false, false, false},
+    {"short k 200x3x300 NN", 200, 300, 3, false, false, false},
+    {"short k 25x6x784 TN", 25, 784, 6, true, false, false},
+    {"short k 512x12x512 NN", 512, 512, 12, false, false, false},
 };
 #define NSHAPES ((int)(sizeof shapes / sizeof shapes[0]))
 

@@ -141,16 +141,18 @@ static const int64_t shapes[][3] = {
      * more (the plan must agree with every share), both with short k
      * (whole strips of tiles per kernel call); A read in place along k up
      * to a whole block */
-    {100, 33, 8},  {130, 17, 6},  {14, 70, 300},
+    {100, 33, 8},  {130, 17, 20}, {14, 70, 300},
     /* one block read in place in one call (dc__sgemm_block_fn): tiles of
      * 12 and 8 rows inline, others called; C transposed (100 x 6); short
      * k in strips where B's columns are more than a block's */
     {40, 96, 48},  {64, 64, 32},  {20, 64, 24},  {100, 6, 40}, {30, 700, 7},
     /* one block of 6 x 64 tiles (AVX-512): whole 64-column rows, the last
      * rows 4 and 3 (13), 5, 2 or 1; with short k, the last columns by
-     * four vectors (700: 60 columns), two (90: 26; 84: 20) or one (80: 16) */
+     * four vectors (700, 100, 120, 110: 36-60 columns, the last rows 6 to
+     * 1), two (90: 26; 84: 20) or one (80: 16) */
     {13, 128, 20}, {5, 64, 9},    {2, 192, 33},  {1, 128, 17}, {13, 90, 12},
-    {7, 84, 3},    {20, 80, 5},
+    {7, 84, 3},    {20, 80, 5},   {13, 100, 8},  {5, 120, 4},  {2, 110, 16},
+    {1, 100, 2},
 };
 #define NSHAPES ((int)(sizeof shapes / sizeof shapes[0]))
 
@@ -224,6 +226,26 @@ START_TEST(own_keeps_packed_a) {
          * own rows' blocks (A packed: its rows padded to 4 KiB apart) */
         gemm_case rows = {600, 544, 64, false, false, 960, 1.0f, 0.0f};
         check_case(&rows, false);
+    }
+    TU_OK(dc__gemm_force_isa(-1));
+    TU_OK(dc_set_num_threads(0));
+}
+END_TEST
+
+/* Short k where the product is not one block: A's rows 4 KiB apart
+ * (packed), so the driver plans it and runs strips of tiles (k at most
+ * STRIP_MAX_KC in gemm_own.c) with B read in place, its 700 columns in
+ * two blocks (512 and 188). */
+START_TEST(own_short_k_strips) {
+    for (int isa = 0; isa <= (int)dc__gemm_cpu_isa(); isa++) {
+        TU_OK(dc__gemm_force_isa(isa));
+        for (int threads = 1; threads <= 2; threads++) {
+            TU_OK(dc_set_num_threads(threads));
+            gemm_case plain = {30, 700, 7, false, false, 1024 - 7, 1.0f, 0.0f};
+            check_case(&plain, false);
+            gemm_case scaled = {30, 700, 7, false, false, 1024 - 7, -0.5f, 2.0f};
+            check_case(&scaled, false);
+        }
     }
     TU_OK(dc__gemm_force_isa(-1));
     TU_OK(dc_set_num_threads(0));
@@ -703,6 +725,7 @@ int main(void) {
     tcase_add_loop_test(own, own_matches_reference, 0, 2 * (DC_ISA_AVX512 + 1));
     tcase_add_test(own, own_many_threads);
     tcase_add_test(own, own_keeps_packed_a);
+    tcase_add_test(own, own_short_k_strips);
     tcase_add_test(own, own_same_bits_on_any_thread_count);
     tcase_add_test(own, own_scales_only);
     tcase_add_test(own, own_by_hand);

@@ -15,17 +15,13 @@
 #define INLINE512 static inline __attribute__((always_inline)) T512
 #define MR 12
 #define NR 32
-#define WIDE_MR 6   /* the 6 x 64 tile of blocks (block_body) */
+#define WIDE_MR 6   /* the 6 x 64 tile of blocks (wide_block_body) */
 #define WIDE_NR 64
-/* Floats of B up to which a block takes 6 x 64 tiles: each row of tiles
- * reads all of B, and a B larger than L1 read by twice the rows of tiles
- * cost more than the wider tile saves (32 x 512 x 128: -2.5%). */
+/* Floats of B (64 KiB) up to which a block takes 6 x 64 tiles: each row
+ * of tiles reads all of B, and with B at 256 KiB, twice the rows of
+ * tiles reading it cost more than the wider tile saves (32 x 512 x 128:
+ * -2.5%). */
 #define WIDE_MAX_B (16 * 1024)
-/* Steps of k up to which a block whose rows are not whole multiples of
- * 64 columns takes them too, the last columns masked: there the stores
- * of C take the time. With more steps the narrower last tiles cost more
- * than the wide ones save (40 x 100 x 48: 7-13% slower). */
-#define WIDE_RAGGED_MAX_K 16
 
 #define KARGS                                                                              \
     int64_t kc, const dc__sgemm_panels *x, float alpha, float beta, float *c, int64_t rs_c, \
@@ -105,8 +101,8 @@ static __mmask16 lane_mask(int count) {
      : (i) < 9 ? a6[((i) % 3) * ars]                                                       \
                : a9[((i) % 3) * ars])
 
-/* One step of k once b0 and b1 hold the B panel's row: the FMAs, then
- * the panels' pointers move on. */
+/* One step of k once b0..b3 hold the B panel's row (V of them used): the
+ * FMAs, then the panels' pointers move on. */
 #define K_STEP                                                                             \
     do {                                                                                   \
         ALL_ROWS(STEP);                                                                    \
@@ -124,7 +120,8 @@ static __mmask16 lane_mask(int count) {
 /* The kernel for exactly M rows (M == mr), V vectors of columns (nr <=
  * 16 * V) and one way of reading A; M, V and ROWPTR are constants in each
  * instance below, so the unused accumulators and steps vanish. V is 1 or
- * 2 with M <= 12, or 4 with M <= 6: at most 24 accumulators. */
+ * 2 with M <= 12, or 4 with M <= 6: at most 24 accumulators, and at most
+ * MR x NR floats in the tile of the transposed-C path. */
 INLINE512 void kernel_body(const int M, const int V, const bool ROWPTR, KARGS) {
     ALL_ROWS(DECL);
     const float *ap = x->a, *bp = x->b;
@@ -199,7 +196,8 @@ static const kernel_fn kernels[MR][2][2] = {
 /* [rows][A by row pointers][two vectors] */
 static void avx512_ukernel(KARGS) { kernels[mr - 1][x->a_rs != 1][nr > 16](KPASS); }
 
-/* The 6 x 64 tiles' kernels, for the blocks' last rows. */
+/* The 6 x 64 tiles' kernels, for the blocks' last rows and masked last
+ * columns. */
 #define WIDE_INSTANCES(M)                                                                  \
     static T512 void wide_##M(KARGS) { kernel_body(M, 4, false, KPASS); }                  \
     static T512 void wide_##M##p(KARGS) { kernel_body(M, 4, true, KPASS); }
@@ -274,7 +272,7 @@ static void avx512_strip(SARGS) {
  * only the 12-row ones changed nothing measurable.
  *
  * When C's rows are whole multiples of 64 columns (or k is short,
- * WIDE_RAGGED_MAX_K) and B is small (WIDE_MAX_B), 6 x 64 tiles
+ * DC_SGEMM_SHORT_KC) and B is small (WIDE_MAX_B), 6 x 64 tiles
  * (wide_block_body) cover the block instead: the same 24 accumulators,
  * four B loads and six broadcasts a step instead of two and twelve, 11
  * tiles on 64 rows instead of 12, and each tile's stores 4 whole lines
@@ -362,10 +360,14 @@ INLINE512 void block_body(const bool ROWPTR, BARGS) {
 static T512 void block_rows(BARGS) { block_body(false, BPASS); }
 static T512 void block_rowptr(BARGS) { block_body(true, BPASS); }
 
-/* [A by row pointers] */
+/* [A by row pointers]. A block whose rows are not whole multiples of 64
+ * columns takes 6 x 64 tiles too, the last columns masked, only with
+ * short k, where the stores of C take the time; with more steps the
+ * narrower last tiles cost more than the wide ones save (40 x 100 x 48:
+ * 7-13% slower). */
 static void avx512_block(BARGS) {
     if (cs_c == 1 && k * n <= WIDE_MAX_B &&
-        (n % WIDE_NR == 0 || (n > WIDE_NR && k <= WIDE_RAGGED_MAX_K)))
+        (n % WIDE_NR == 0 || (n > WIDE_NR && k <= DC_SGEMM_SHORT_KC)))
         wide_blocks[x->a_rs != 1][alpha == 1.0f && beta == 0.0f](BPASS);
     else if (x->a_rs != 1)
         block_rowptr(BPASS);

@@ -218,16 +218,15 @@ static bool a_in_place(const dc__sgemm_kernel *kn, const smat *a, int64_t kc, in
  * also start on cache lines: the kernel loads them in whole vectors, and
  * a vector split across two lines costs two loads every time. For a few
  * rows the loads have slack under the FMAs, and packing costs more
- * (measured on 64 x 64 products with B off cache lines). With very
- * short k (SHORT_KC) the loads have slack however many rows read them:
- * the tiles' stores of C take the time (200 x 300 x 3 NN, B's rows off
- * cache lines: 6.0 us packed, 4.9 in place). */
+ * (measured on 64 x 64 products with B off cache lines). With short k
+ * the loads have slack however many rows read them: the tiles' stores of
+ * C take the time (200 x 300 x 3 NN, B's rows off cache lines: 6.0 us
+ * packed, 4.9 in place; AVX2 unchanged on nine short-k shapes). */
 #define SPLIT_LOADS_MAX_ROWS 128
-#define SHORT_KC 16
 static bool b_in_place(const dc__sgemm_kernel *kn, const smat *b, int64_t kc, int64_t rows) {
     if (!kn->reads_in_place || b->cs != 1) return false;
     bool lines = (uintptr_t)b->p % 64 == 0 && (b->rs * (int64_t)sizeof(float)) % 64 == 0;
-    return rows <= IN_PLACE_MAX_USES * kn->mr || kc <= SHORT_KC ||
+    return rows <= IN_PLACE_MAX_USES * kn->mr || kc <= DC_SGEMM_SHORT_KC ||
            ((lines || rows <= SPLIT_LOADS_MAX_ROWS) && cache_friendly(b->rs, kc));
 }
 
@@ -301,14 +300,15 @@ static void run_block(const sgemm_job *j, int64_t m0, int64_t m1, int64_t n0, in
 
 /* Whether the job is one block that the kernel reads in place as it
  * stands, and the kernel has a block function for it: no packing, one
- * slice of k, and A and B no bigger than a block (rows x k at most MC x
- * KC, k x columns at most KC x NC: with short k, many more rows than MC
- * or columns than NC). run_in_place then skips the planning and
- * run_block. */
+ * slice of k, B's columns within a block's (with short k, B no bigger
+ * than a block: k x columns at most KC x NC) and A no bigger than a block
+ * (rows x k at most MC x KC: with short k, many more rows than MC).
+ * run_in_place then skips the planning and run_block. */
 static bool one_block_in_place(const sgemm_job *j) {
     const dc__sgemm_kernel *kn = j->kern;
-    return kn->block && j->k <= kn->kc && j->k * j->n <= kn->kc * kn->nc &&
-           j->m * j->k <= kn->mc * kn->kc &&
+    bool b_fits =
+        j->n <= kn->nc || (j->k <= DC_SGEMM_SHORT_KC && j->k * j->n <= kn->kc * kn->nc);
+    return kn->block && j->k <= kn->kc && b_fits && j->m * j->k <= kn->mc * kn->kc &&
            a_in_place(kn, &j->a, j->k, j->n) && b_in_place(kn, &j->b, j->k, j->m) &&
            (j->n % kn->nr == 0 || kn->reads_ragged_b);
 }
@@ -424,11 +424,17 @@ static bool ran_in_place(const sgemm_job *j) {
 /* Which dimension threads split: each thread packs the whole of the
  * other operand, and shares are whole register tiles, so compare the
  * busiest thread's multiply-adds plus packing (an element packed costs
- * about PACK_WEIGHT multiply-adds) per step of k. */
+ * about PACK_WEIGHT multiply-adds) per step of k. With short k, where
+ * storing C takes the time, rows whenever every thread gets some: split
+ * by columns, the threads wrote parts of the same rows of C, and on two
+ * threads 512 x 512 x 12 took 69 us instead of 19 (256 x 512 x 16: 28.5
+ * instead of 13.7), more than on one. */
 #define PACK_WEIGHT 16.0
-static bool plan_split_m(const dc__sgemm_kernel *kn, int64_t m, int64_t n, int threads) {
+static bool plan_split_m(const dc__sgemm_kernel *kn, int64_t m, int64_t n, int64_t k,
+                         int threads) {
     if (threads <= 1) return true;
     int64_t mu = (m + kn->mr - 1) / kn->mr, nu = (n + kn->nr - 1) / kn->nr;
+    if (k <= DC_SGEMM_SHORT_KC && mu >= threads) return true;
     double rows = (double)((mu + threads - 1) / threads * kn->mr);
     double cols = (double)((nu + threads - 1) / threads * kn->nr);
     double by_m = rows * (double)n + PACK_WEIGHT * ((double)n + rows);
@@ -547,7 +553,7 @@ dc_status dc__sgemm_own(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_
     if (!one_tile) {
         j.split_m = true;
         threads = plan_threads(&j);
-        j.split_m = plan_split_m(kn, j.m, j.n, threads);
+        j.split_m = plan_split_m(kn, j.m, j.n, j.k, threads);
         threads = plan_threads(&j);
     }
     if (threads == 1 && ran_in_place(&j)) return DC_OK;
