@@ -490,6 +490,7 @@ END_TEST
 
 typedef struct pool_probe {
     atomic_int calls[PROBE_CHUNKS];
+    atomic_int chunk_slot[PROBE_CHUNKS];
     atomic_int nested_threads;
     pthread_t slot_thread[16];
     atomic_int slot_used[16];
@@ -505,6 +506,7 @@ static void nested_chunk(void *ctx, int64_t chunk, int slot) {
 static void probe_chunk(void *ctx, int64_t chunk, int slot) {
     pool_probe *p = ctx;
     atomic_fetch_add(&p->calls[chunk], 1);
+    atomic_store(&p->chunk_slot[chunk], slot);
     /* a slot belongs to one thread for the whole run */
     if (atomic_exchange(&p->slot_used[slot], 1) == 0) p->slot_thread[slot] = pthread_self();
     else if (!pthread_equal(p->slot_thread[slot], pthread_self()))
@@ -528,6 +530,12 @@ START_TEST(pool_runs_each_chunk_once) {
             ck_assert_int_eq(atomic_load(&p.calls[c]), c < nchunks ? 1 : 0);
         for (int t = n; t < 16; t++) ck_assert_int_eq(atomic_load(&p.slot_used[t]), 0);
         ck_assert_int_eq(atomic_load(&p.slot_clash), 0);
+        /* chunk t of the first n is thread slot t's, or the caller's when
+         * the worker was late: the same split from run to run */
+        for (int c = 0; c < n && c < nchunks; c++) {
+            int slot = atomic_load(&p.chunk_slot[c]);
+            ck_assert_msg(slot == c || slot == 0, "chunk %d ran on slot %d", c, slot);
+        }
         if (n > 1) ck_assert_int_eq(atomic_load(&p.nested_threads), nchunks);
     }
     TU_OK(dc_set_num_threads(0));

@@ -6,14 +6,19 @@
  * condition variable after that.
  *
  * A run hands each worker an offer (its slot state goes POSTED); a worker
- * that wakes up accepts it (POSTED -> RUNNING), takes chunks from a shared
- * counter until none are left, and reports DONE. When the caller has run
- * out of chunks itself, it withdraws the offers not yet accepted (POSTED
- * -> CANCELLED) and waits only for the workers that are RUNNING. On a
+ * that wakes up accepts it (POSTED -> RUNNING), runs the chunk of its own
+ * slot's number, then takes chunks from a shared counter until none are
+ * left, and reports DONE. When the caller has run out of chunks itself, it
+ * withdraws the offers not yet accepted (POSTED -> CANCELLED), runs their
+ * own chunks, and waits only for the workers that are RUNNING. On a
  * machine with more runnable threads than cores, a worker that is not
- * scheduled in time therefore costs nothing. One run uses the pool at a
- * time; a run that finds it busy (another thread's, or a nested one) runs
- * serially.
+ * scheduled in time therefore costs nothing. Chunk t going to slot t
+ * keeps a run's split the same from one run to the next: taken from the
+ * counter, a spinning worker often beat the caller to chunk 0, and a
+ * 512 x 512 x 12 product cut in two halves of C took 28-30 us instead of
+ * 19, each half's lines moving to the other core's cache. One run uses
+ * the pool at a time; a run that finds it busy (another thread's, or a
+ * nested one) runs serially.
  *
  * Placement: a worker that finds itself on the CPU of the run's caller
  * moves itself off it (its affinity becomes the CPUs it started with but
@@ -61,7 +66,7 @@ typedef struct run {
     dc__chunk_fn fn;
     void *ctx;
     int64_t nchunks;
-    atomic_llong next;         /* the next chunk to take */
+    atomic_llong next;         /* the next chunk to take; those below the threads' count are theirs */
     int caller_cpu;            /* where the caller was when it posted; -1: unknown */
 } run;
 
@@ -161,12 +166,12 @@ static void move_off_cpu(worker *w, int cpu) {
 #endif
 }
 
-/* Takes chunks of r until there are none left; w: the worker taking
- * them (NULL: the caller), which first moves off the caller's CPU (the
- * scheduler may also put it back there during the run). */
+/* Runs chunk slot of r (its own), then takes chunks from the counter
+ * until there are none left; w: the worker taking them (NULL: the
+ * caller), which first moves off the caller's CPU (the scheduler may also
+ * put it back there during the run). */
 static void take_chunks(run *r, int slot, worker *w) {
-    for (;;) {
-        int64_t c = atomic_fetch_add(&r->next, 1);
+    for (int64_t c = slot;; c = atomic_fetch_add(&r->next, 1)) {
         if (c >= r->nchunks) return;
         if (w) move_off_cpu(w, r->caller_cpu);
         r->fn(r->ctx, c, slot);
@@ -283,10 +288,14 @@ static void post_offers(run *r, int n) {
     pthread_mutex_unlock(&g_lock);
 }
 
-/* Withdraws w's offer if it is still open, else waits until w is done. */
-static void settle_offer(worker *w) {
+/* Withdraws w's offer if it is still open and runs its own chunk on the
+ * caller (slot 0), else waits until w is done. */
+static void settle_offer(worker *w, run *r) {
     int expect = OFFER_POSTED;
-    if (atomic_compare_exchange_strong(&w->offer, &expect, OFFER_CANCELLED)) return;
+    if (atomic_compare_exchange_strong(&w->offer, &expect, OFFER_CANCELLED)) {
+        r->fn(r->ctx, w->slot, 0);
+        return;
+    }
     int64_t until = now_ns() + CALLER_SPIN_NS;
     for (unsigned i = 1; atomic_load(&w->offer) != OFFER_DONE; i++) {
         if (i % 64 == 0 && now_ns() > until) break;
@@ -302,7 +311,7 @@ static void settle_offer(worker *w) {
 }
 
 int dc__parallel_for(dc__chunk_fn fn, void *ctx, int64_t nchunks, int threads) {
-    run r = {.fn = fn, .ctx = ctx, .nchunks = nchunks, .caller_cpu = -1};
+    run r = {.fn = fn, .ctx = ctx, .nchunks = nchunks, .next = 1, .caller_cpu = -1};
     int n = dc__pool_threads();
     if (threads < n) n = threads;
     if (nchunks < n) n = (int)nchunks;
@@ -312,12 +321,13 @@ int dc__parallel_for(dc__chunk_fn fn, void *ctx, int64_t nchunks, int threads) {
     }
     int avail = start_workers(n);
     if (avail < n) n = avail;
+    atomic_store(&r.next, n);   /* chunks 0..n-1: one for each thread taking part */
     r.caller_cpu = current_cpu();
     post_offers(&r, n);
     tl_in_run = true;
     take_chunks(&r, 0, NULL);
     tl_in_run = false;
-    for (int t = 1; t < n; t++) settle_offer(&g_workers[t]);
+    for (int t = 1; t < n; t++) settle_offer(&g_workers[t], &r);
     pthread_mutex_unlock(&g_run_lock);
     return n;
 }

@@ -20,9 +20,10 @@ int dc__pool_threads(void);
 
 /* Runs fn(ctx, c, slot) once for every chunk c in 0..nchunks-1 on up to
  * min(threads, dc__pool_threads()) threads (the caller is one, slot 0)
- * and returns when all are done. Threads take chunks as they come free,
- * so a worker the OS has not scheduled yet simply gets none: the caller
- * does not wait for it. Runs everything on the calling thread when only
+ * and returns when all are done. Thread slot t runs chunk t first (the
+ * same split from one run to the next), then threads take the other
+ * chunks as they come free; a worker the OS has not scheduled yet gets
+ * none, and the caller runs its chunk instead of waiting for it. Runs everything on the calling thread when only
  * one thread would take part, when called from inside a parallel run (no
  * nesting), when another thread holds the pool, or when the workers
  * cannot be started. Returns the threads that were offered chunks.
