@@ -163,6 +163,7 @@ INLINE512 void kernel_body(const int M, const int V, const bool ROWPTR, KARGS) {
         ALL_ROWS(STORE);
     } else {           /* C read transposed: through a tile in memory */
         float tile[MR * NR];
+        /* cppcheck-suppress pointerOutOfBoundsCond ; rows past 6 exist only when V <= 2 */
         ALL_ROWS(SPILL);
         dc__sgemm_store_tile(tile, 16 * V, mr, nr, alpha, beta, c, rs_c, cs_c);
     }
