@@ -66,7 +66,7 @@ typedef struct run {
     dc__chunk_fn fn;
     void *ctx;
     int64_t nchunks;
-    atomic_llong next;         /* the next chunk to take; those below the threads' count are theirs */
+    atomic_llong next;         /* the next chunk to take (below: the threads' own) */
     int caller_cpu;            /* where the caller was when it posted; -1: unknown */
 } run;
 
@@ -311,6 +311,7 @@ static void settle_offer(worker *w, run *r) {
 }
 
 int dc__parallel_for(dc__chunk_fn fn, void *ctx, int64_t nchunks, int threads) {
+    /* run serially, the caller takes chunk 0 as its own and the rest from 1 */
     run r = {.fn = fn, .ctx = ctx, .nchunks = nchunks, .next = 1, .caller_cpu = -1};
     int n = dc__pool_threads();
     if (threads < n) n = threads;

@@ -105,9 +105,9 @@ static bool auto_picks_own(int64_t m, int64_t n, int64_t k) {
     if (own < g_blas_isa) return false;
     /* On par (measured against OpenBLAS's SkylakeX kernels): ours from
      * square 64 to 512, on the training shapes and on short k (k <= 16:
-     * 0.90-1.95 of OpenBLAS over nine shapes on one thread, 0.99-3.08 on
-     * two, since the 6 x 64 blocks), OpenBLAS on the largest products
-     * (its larger cache blocks). */
+     * 0.90-1.95 of OpenBLAS over nine shapes on one thread since the 6 x
+     * 64 blocks), OpenBLAS on the largest products (its larger cache
+     * blocks). */
     return (double)m * (double)n * (double)k < 1024.0 * 1024 * 1024;
 }
 

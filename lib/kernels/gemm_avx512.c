@@ -1,11 +1,12 @@
 /* AVX-512 micro-kernel of our SGEMM: a 12 x 32 tile of C in 24 zmm
  * accumulators; per step of k, two vector loads of the B panel, twelve
  * broadcasts of the A panel and 24 FMAs. A whole block read in place may
- * take 6 x 64 tiles instead (four loads, six broadcasts, 24 FMAs). The A panel is read packed (or
- * in place with its rows adjacent: "row offsets") or in place along its
- * rows ("row pointers"); the B panel packed or in place. Compiled for AVX-512 through
- * function attributes only, so the library still runs on any x86-64: the
- * driver calls it after checking the CPU. */
+ * take 6 x 64 tiles instead (four loads, six broadcasts, 24 FMAs). The A
+ * panel is read packed (or in place with its rows adjacent: "row
+ * offsets") or in place along its rows ("row pointers"); the B panel
+ * packed or in place. Compiled for AVX-512 through function attributes
+ * only, so the library still runs on any x86-64: the driver calls it
+ * after checking the CPU. */
 #include "gemm_own.h"
 
 #if DC_GEMM_X86
@@ -287,77 +288,60 @@ static void avx512_strip(SARGS) {
     int64_t m, int64_t n, int64_t k, const dc__sgemm_panels *x, float alpha, float beta,    \
         float *c, int64_t rs_c, int64_t cs_c
 #define BPASS m, n, k, x, alpha, beta, c, rs_c, cs_c
-/* Rows of 6 x 64 tiles; m a power of two leaves 4-row tiles (64: ten
- * of 6 and one of 4), which run inline too. C's rows are contiguous
- * (cs_c == 1, a constant here: no tile goes through memory); PLAIN: alpha
- * 1 and beta 0, also as constants, which leaves each tile its plain
- * stores only (128 x 256 x 10: +2% without, +4.5% with). Functions of
- * their own: inlined into block_body, the tiles' loops ran short of
- * registers and reloaded pointers from the stack. */
-INLINE512 void wide_block_body(const bool ROWPTR, const bool PLAIN, BARGS) {
-    (void)cs_c;
-    if (PLAIN) {
-        alpha = 1.0f;
-        beta = 0.0f;
-    }
+/* The block as rows of TM x 16 * TV tiles: full tiles of TM and of TM2
+ * rows run inline, the others (last rows, masked last columns) through
+ * their kernels: the 4-vector ones above 32 columns, else the 1- or
+ * 2-vector ones. 12 x 32 tiles leave 8 rows when m is a power of two >=
+ * 32 (64: 12, 12, 12, 12, 8, 8), 6 x 64 tiles leave 4 (64: ten of 6, one
+ * of 4). */
+INLINE512 void tiles_body(const int TM, const int TV, const int TM2, const bool ROWPTR,
+                          BARGS) {
+    const int TN = 16 * TV;
     dc__sgemm_panels t = *x;
     for (int64_t ir = 0, rows = 0; ir < m; ir += rows) {
-        rows = dc__sgemm_tile_rows(WIDE_MR, true, m, ir);
+        rows = dc__sgemm_tile_rows(TM, true, m, ir);
         t.a = x->a + ir * x->a_rs;
-        int64_t jr = 0;
-        for (; jr + WIDE_NR <= n; jr += WIDE_NR) {
-            t.b = x->b + jr;
-            float *ct = c + ir * rs_c + jr;
-            if (rows == WIDE_MR)
-                kernel_body(WIDE_MR, 4, ROWPTR, k, &t, alpha, beta, ct, rs_c, 1, WIDE_MR,
-                            WIDE_NR);
-            else if (rows == 4)
-                kernel_body(4, 4, ROWPTR, k, &t, alpha, beta, ct, rs_c, 1, 4, WIDE_NR);
-            else
-                wide_kernels[rows - 1][ROWPTR](k, &t, alpha, beta, ct, rs_c, 1, (int)rows,
-                                               WIDE_NR);
-        }
-        if (jr < n) {   /* the last columns, masked: by four vectors or by one or two */
-            int cols = (int)(n - jr);
-            t.b = x->b + jr;
-            float *ct = c + ir * rs_c + jr;
-            if (cols > 32)
-                wide_kernels[rows - 1][ROWPTR](k, &t, alpha, beta, ct, rs_c, 1, (int)rows,
-                                               cols);
-            else
-                kernels[rows - 1][ROWPTR][cols > 16](k, &t, alpha, beta, ct, rs_c, 1,
-                                                     (int)rows, cols);
-        }
-    }
-}
-static T512 void wide_block_rows(BARGS) { wide_block_body(false, false, BPASS); }
-static T512 void wide_block_rowptr(BARGS) { wide_block_body(true, false, BPASS); }
-static T512 void wide_block_rows_plain(BARGS) { wide_block_body(false, true, BPASS); }
-static T512 void wide_block_rowptr_plain(BARGS) { wide_block_body(true, true, BPASS); }
-typedef void (*block_fn)(BARGS);
-/* [A by row pointers][alpha 1 and beta 0] */
-static const block_fn wide_blocks[2][2] = {{wide_block_rows, wide_block_rows_plain},
-                                           {wide_block_rowptr, wide_block_rowptr_plain}};
-
-INLINE512 void block_body(const bool ROWPTR, BARGS) {
-    dc__sgemm_panels t = *x;
-    for (int64_t ir = 0, rows = 0; ir < m; ir += rows) {
-        rows = dc__sgemm_tile_rows(MR, true, m, ir);
-        t.a = x->a + ir * x->a_rs;
-        for (int64_t jr = 0; jr < n; jr += NR) {
-            int cols = (int)(n - jr < NR ? n - jr : NR);
+        for (int64_t jr = 0; jr < n; jr += TN) {
+            int cols = (int)(n - jr < TN ? n - jr : TN);
             t.b = x->b + jr;
             float *ct = c + ir * rs_c + jr * cs_c;
-            if (rows == MR && cols == NR)
-                kernel_body(MR, 2, ROWPTR, k, &t, alpha, beta, ct, rs_c, cs_c, MR, NR);
-            else if (rows == 8 && cols == NR)
-                kernel_body(8, 2, ROWPTR, k, &t, alpha, beta, ct, rs_c, cs_c, 8, NR);
+            if (rows == TM && cols == TN)
+                kernel_body(TM, TV, ROWPTR, k, &t, alpha, beta, ct, rs_c, cs_c, TM, TN);
+            else if (rows == TM2 && cols == TN)
+                kernel_body(TM2, TV, ROWPTR, k, &t, alpha, beta, ct, rs_c, cs_c, TM2, TN);
+            else if (cols > 32)
+                wide_kernels[rows - 1][ROWPTR](k, &t, alpha, beta, ct, rs_c, cs_c, (int)rows,
+                                               cols);
             else
                 kernels[rows - 1][ROWPTR][cols > 16](k, &t, alpha, beta, ct, rs_c, cs_c,
                                                      (int)rows, cols);
         }
     }
 }
+
+/* 6 x 64 tiles. C's rows are contiguous (cs_c == 1, a constant here: no
+ * tile goes through memory); PLAIN: alpha 1 and beta 0, also as
+ * constants, which leaves each tile its plain stores only (128 x 256 x
+ * 10: +2% without, +4.5% with). Functions of their own: inlined into the
+ * 12 x 32 blocks' functions, the tiles' loops ran short of registers and
+ * reloaded pointers from the stack. */
+INLINE512 void wide_block_body(const bool ROWPTR, const bool PLAIN, BARGS) {
+    (void)cs_c;
+    if (PLAIN) {
+        alpha = 1.0f;
+        beta = 0.0f;
+    }
+    tiles_body(WIDE_MR, 4, 4, ROWPTR, m, n, k, x, alpha, beta, c, rs_c, 1);
+}
+static T512 void wide_block_rows(BARGS) { wide_block_body(false, false, BPASS); }
+static T512 void wide_block_rowptr(BARGS) { wide_block_body(true, false, BPASS); }
+static T512 void wide_block_rows_plain(BARGS) { wide_block_body(false, true, BPASS); }
+static T512 void wide_block_rowptr_plain(BARGS) { wide_block_body(true, true, BPASS); }
+/* [A by row pointers][alpha 1 and beta 0] */
+static const dc__sgemm_block_fn wide_blocks[2][2] = {
+    {wide_block_rows, wide_block_rows_plain}, {wide_block_rowptr, wide_block_rowptr_plain}};
+
+INLINE512 void block_body(const bool ROWPTR, BARGS) { tiles_body(MR, 2, 8, ROWPTR, BPASS); }
 static T512 void block_rows(BARGS) { block_body(false, BPASS); }
 static T512 void block_rowptr(BARGS) { block_body(true, BPASS); }
 

@@ -414,9 +414,10 @@ static int plan_threads(const sgemm_job *j) {
 }
 
 /* Runs the job with run_in_place when it is one block read in place and
- * worth only one thread; false (nothing done) otherwise. */
-static bool ran_in_place(const sgemm_job *j) {
-    if (plan_threads(j) != 1 || !one_block_in_place(j)) return false;
+ * planned on one thread (threads: plan_threads' answer); false (nothing
+ * done) otherwise. */
+static bool ran_in_place(const sgemm_job *j, int threads) {
+    if (threads != 1 || !one_block_in_place(j)) return false;
     run_in_place(j);
     return true;
 }
@@ -532,7 +533,7 @@ dc_status dc__sgemm_own(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_
          * plan_cost alone was 1% of the time. */
         lay_out(&j, false, m, n, &opa, &opb, ldc);
         j.split_m = true;
-        if (ran_in_place(&j)) return DC_OK;
+        if (ran_in_place(&j, plan_threads(&j))) return DC_OK;
     }
     double swapped = one_tile ? 1e300 : plan_cost(kn, n, m, k, &opbt, &opat, false);
     double normal = one_tile && !dots_fit ? 0.0 : plan_cost(kn, m, n, k, &opa, &opb, true);
@@ -556,7 +557,7 @@ dc_status dc__sgemm_own(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_
         j.split_m = plan_split_m(kn, j.m, j.n, j.k, threads);
         threads = plan_threads(&j);
     }
-    if (threads == 1 && ran_in_place(&j)) return DC_OK;
+    if (ran_in_place(&j, threads)) return DC_OK;
     /* Buffers big enough for any share (the whole problem, capped by the
      * cache blocks), 64-byte aligned; none when everything is read in
      * place (a share is smaller, so read in place too). */

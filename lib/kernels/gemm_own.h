@@ -72,17 +72,17 @@ typedef void (*dc__sgemm_dots_fn)(int64_t i0, int64_t i1, int64_t n, int64_t k,
                                   float alpha, float beta, float *c, int64_t rs_c,
                                   int64_t cs_c);
 
+/* Steps of k up to which a product is "short": storing C takes the time,
+ * not the loads (B read in place whatever its alignment, blocks as wide
+ * as B's k x n allows, the AVX-512 block's 6 x 64 tiles on any width). */
+#define DC_SGEMM_SHORT_KC 16
+
 /* The whole of C = alpha * op(A) op(B) + beta * C (m x n x k) in one
  * call, for a product the kernel reads in place as it stands: k at most
  * the kernel's KC, n at most its NC (or k x n at most KC x NC when k is
  * at most DC_SGEMM_SHORT_KC), A and B as for the micro-kernel (x->b is
  * op(B)'s first column, its columns adjacent) and tiles of
  * dc__sgemm_tile_rows rows. */
-/* Steps of k up to which a product is "short": storing C takes the time,
- * not the loads (B read in place whatever its alignment, blocks as wide
- * as B's k x n allows, the AVX-512 block's 6 x 64 tiles on any width). */
-#define DC_SGEMM_SHORT_KC 16
-
 typedef void (*dc__sgemm_block_fn)(int64_t m, int64_t n, int64_t k, const dc__sgemm_panels *x,
                                    float alpha, float beta, float *c, int64_t rs_c,
                                    int64_t cs_c);
