@@ -252,6 +252,23 @@ START_TEST(own_short_k_strips) {
 }
 END_TEST
 
+/* The pool's hand-off: none with one thread, a measured time with two,
+ * kept until the workers stop. */
+START_TEST(pool_measures_its_handoff) {
+    TU_OK(dc_set_num_threads(1));
+    ck_assert(dc__pool_handoff_ns() == INT64_MAX);
+    TU_OK(dc_set_num_threads(2));
+    int64_t h = dc__pool_handoff_ns();
+    ck_assert_msg(h > 0 && h < 1000000000, "hand-off %lld ns", (long long)h);
+    ck_assert(dc__pool_handoff_ns() == h);
+    dc__pool_assume_handoff_ns(5);
+    ck_assert(dc__pool_handoff_ns() == 5);
+    TU_OK(dc_set_num_threads(2));   /* workers stop: measured again */
+    ck_assert(dc__pool_handoff_ns() != 5);
+    TU_OK(dc_set_num_threads(0));
+}
+END_TEST
+
 /* The same bits on any number of threads: work is split by rows or
  * columns of C, never along k (doc/threads.md relies on it). */
 START_TEST(own_same_bits_on_any_thread_count) {
@@ -542,6 +559,48 @@ START_TEST(pool_runs_each_chunk_once) {
 }
 END_TEST
 
+/* Many runs in a row, between the pool's fast and slow paths: chunks
+ * that outlast the caller's spin (it sleeps until the worker is done),
+ * pauses that outlast the workers' spin (they sleep until the next
+ * offer), more threads than CPUs (workers late, offers withdrawn and
+ * declined), and thread counts changing under it. Every chunk runs once. */
+typedef struct busy_chunks {
+    atomic_int calls[PROBE_CHUNKS];
+    int busy_us;   /* each chunk's length */
+} busy_chunks;
+
+static void busy_chunk(void *ctx, int64_t chunk, int slot) {
+    (void)slot;
+    busy_chunks *b = ctx;
+    atomic_fetch_add(&b->calls[chunk], 1);
+    if (b->busy_us == 0) return;
+    struct timespec t0, t;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    do clock_gettime(CLOCK_MONOTONIC, &t);
+    while ((t.tv_sec - t0.tv_sec) * 1000000L + (t.tv_nsec - t0.tv_nsec) / 1000 < b->busy_us);
+}
+
+START_TEST(pool_runs_each_chunk_once_under_load) {
+    unsigned seed = 7;
+    int runs = UNDER_TSAN ? 3000 : 30000;
+    for (int r = 0; r < runs; r++) {
+        if (r % (runs / 6) == 0) TU_OK(dc_set_num_threads(1 + r / (runs / 6)));
+        static busy_chunks zero;
+        busy_chunks b = zero;
+        int x = rand_r(&seed) % 1000;
+        b.busy_us = x < 2 ? 300 : x < 30 ? 5 : 0;   /* 300: past the caller's spin */
+        int64_t nchunks = rand_r(&seed) % PROBE_CHUNKS;
+        dc__parallel_for(busy_chunk, &b, nchunks, 1 + rand_r(&seed) % 6);
+        for (int c = 0; c < PROBE_CHUNKS; c++)
+            ck_assert_msg(atomic_load(&b.calls[c]) == (c < nchunks),
+                          "run %d: chunk %d of %d ran %d times", r, c, (int)nchunks,
+                          atomic_load(&b.calls[c]));
+        if (x >= 997) usleep(150 + rand_r(&seed) % 200);   /* past the workers' spin */
+    }
+    TU_OK(dc_set_num_threads(0));
+}
+END_TEST
+
 /* Threads of this process (Linux: entries of /proc/self/task), -1 when
  * that cannot be read. */
 static int count_threads(void) {
@@ -749,6 +808,8 @@ int main(void) {
     suite_add_tcase(s, dispatch);
     TCase *pool = tu_tcase("pool");
     tcase_add_test(pool, pool_runs_each_chunk_once);
+    tcase_add_test(pool, pool_runs_each_chunk_once_under_load);
+    tcase_add_test(pool, pool_measures_its_handoff);
     tcase_add_test(pool, pool_starts_lazily_and_stops);
     tcase_add_test(pool, pool_shared_by_user_threads);
     tcase_add_test(pool, pool_survives_fork);

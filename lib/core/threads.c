@@ -5,14 +5,16 @@
  * ops of a training step then skip a sleep and wake-up) and sleeping on a
  * condition variable after that.
  *
- * A run hands each worker an offer (its slot state goes POSTED); a worker
- * that wakes up accepts it (POSTED -> RUNNING), runs the chunk of its own
- * slot's number, then takes chunks from a shared counter until none are
- * left, and reports DONE. When the caller has run out of chunks itself, it
- * withdraws the offers not yet accepted (POSTED -> CANCELLED), runs their
- * own chunks, and waits only for the workers that are RUNNING. On a
- * machine with more runnable threads than cores, a worker that is not
- * scheduled in time therefore costs nothing. Chunk t going to slot t
+ * A run hands each worker an offer (a copy of the run, under the next
+ * number of that worker's runs); a worker that sees it takes it, runs the
+ * chunk of its own slot's number, then takes chunks from a shared counter
+ * until none are left (a run of one chunk per thread has no counter), and
+ * reports it finished. When the caller has run out of chunks itself, it
+ * withdraws the offers: those not taken yet it runs itself (their
+ * workers decline them when they come to them), and it waits only for
+ * the workers that took theirs. On a machine with more runnable threads
+ * than cores, a worker that is not scheduled in time therefore costs
+ * nothing. Chunk t going to slot t
  * keeps a run's split the same from one run to the next: taken from the
  * counter, a spinning worker often beat the caller to chunk 0, and a
  * 512 x 512 x 12 product cut in two halves of C took 28-30 us instead of
@@ -59,26 +61,43 @@
 #define WORKER_SPIN_NS 100000
 #define CALLER_SPIN_NS 200000
 
-enum { OFFER_NONE, OFFER_POSTED, OFFER_RUNNING, OFFER_DONE, OFFER_CANCELLED };
-
-/* What the threads of one run share (on the caller's stack). */
+/* A run: what every thread taking part needs. The caller keeps it on its
+ * stack and copies it into each offer. */
 typedef struct run {
     dc__chunk_fn fn;
     void *ctx;
     int64_t nchunks;
-    atomic_llong next;         /* the next chunk to take (below: the threads' own) */
+    atomic_llong *next;        /* the next chunk to take beyond the threads' own */
+    int threads;               /* the threads taking part (chunks 0..threads-1 are theirs) */
     int caller_cpu;            /* where the caller was when it posted; -1: unknown */
 } run;
 
+/* Runs are numbered per worker. What the caller writes and what the
+ * worker writes are on separate cache lines, and each side's fast path
+ * touches the other's line once: a line takes ~75 or ~275 ns to move
+ * between this machine's two vCPUs, depending on where the VM runs them
+ * (two threads passing a value back and forth: 135-230 or 480-620 ns a
+ * round trip), up to a quarter of a 64^3 product's half. The offer line
+ * holds the run itself, so the worker reads everything it needs in the
+ * one line it spins on, and taking the run writes only the worker's own
+ * line (a compare-and-swap on the offer line cost a second transfer). */
 typedef struct worker {
+    /* written by the caller */
+    _Alignas(64) atomic_uint posted;   /* the number of the last run offered */
+    atomic_uint withdrawn;             /* the number of the last run withdrawn */
+    run job;                           /* the run numbered posted */
+    /* written by the worker */
+    _Alignas(64) atomic_uint taken;    /* the number of the last run it took */
+    atomic_uint finished;              /* ... and then finished or declined */
+    atomic_bool ran;                   /* false: it declined run finished (withdrawn) */
+    /* the worker's own */
+    _Alignas(64) unsigned seen;        /* the last run it looked at */
     pthread_t thread;
     int slot;
 #ifdef __linux__
     cpu_set_t home;            /* the CPUs of the thread that started it */
     bool has_home;
 #endif
-    atomic_int offer;          /* OFFER_*: written by the caller and this worker */
-    run *job;                  /* valid while offer is POSTED or RUNNING */
 } worker;
 
 /* Held for the whole of a run, and while the workers start or stop. Runs
@@ -89,11 +108,17 @@ static pthread_mutex_t g_run_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t g_wake_cv = PTHREAD_COND_INITIALIZER;
 static pthread_cond_t g_done_cv = PTHREAD_COND_INITIALIZER;
-static int g_sleepers;
-static bool g_caller_sleeping;
+/* Written under g_lock but read without it on the fast paths: a caller
+ * posting offers and a worker finishing a run lock g_lock only when
+ * somebody sleeps. See post_offers and worker_main for why no wake-up is
+ * lost for good. */
+static atomic_int g_sleepers;
+static atomic_bool g_caller_sleeping;
 static atomic_bool g_stop;
 
 static atomic_int g_setting;   /* dc_set_num_threads' argument; 0: cores */
+/* measure_handoff's answer for the running workers; -1: not measured */
+static atomic_llong g_handoff_ns = -1;
 static worker g_workers[POOL_MAX];
 static int g_started;          /* workers running, slots 1..g_started */
 static _Thread_local bool tl_in_run;
@@ -170,11 +195,14 @@ static void move_off_cpu(worker *w, int cpu) {
  * until there are none left; w: the worker taking them (NULL: the
  * caller), which first moves off the caller's CPU (the scheduler may also
  * put it back there during the run). */
-static void take_chunks(run *r, int slot, worker *w) {
-    for (int64_t c = slot;; c = atomic_fetch_add(&r->next, 1)) {
-        if (c >= r->nchunks) return;
+static void take_chunks(const run *r, int slot, worker *w) {
+    for (int64_t c = slot; c < r->nchunks;) {
         if (w) move_off_cpu(w, r->caller_cpu);
         r->fn(r->ctx, c, slot);
+        /* a chunk for each thread: no counter to share (the line would
+         * move between the cores twice a run) */
+        if (r->nchunks <= r->threads) return;
+        c = atomic_fetch_add(r->next, 1);
     }
 }
 
@@ -182,7 +210,9 @@ static void take_chunks(run *r, int slot, worker *w) {
 /* Workers                                                           */
 /* ---------------------------------------------------------------- */
 
-static bool has_offer(worker *w) { return atomic_load(&w->offer) == OFFER_POSTED; }
+static bool has_offer(worker *w) {
+    return atomic_load_explicit(&w->posted, memory_order_acquire) != w->seen;
+}
 
 /* Waits until w has an offer (true) or the pool stops (false). */
 static bool wait_for_offer(worker *w) {
@@ -190,29 +220,51 @@ static bool wait_for_offer(worker *w) {
     for (unsigned i = 1;; i++) {
         if (has_offer(w)) return true;
         if (atomic_load(&g_stop)) return false;
-        if (i % 64 == 0 && now_ns() > until) break;
+        if (i % 64 == 0) {
+            /* Writing our line (the same value) takes it back from the
+             * caller, who read it to see the last run finished: taking
+             * the next run then writes to a line this core owns. */
+            if (i == 64) atomic_store_explicit(&w->taken, w->seen, memory_order_relaxed);
+            if (now_ns() > until) break;
+        }
         cpu_relax();
     }
     pthread_mutex_lock(&g_lock);
-    g_sleepers++;
+    atomic_fetch_add(&g_sleepers, 1);   /* before has_offer() looks again */
     while (!has_offer(w) && !atomic_load(&g_stop)) pthread_cond_wait(&g_wake_cv, &g_lock);
-    g_sleepers--;
+    atomic_fetch_sub(&g_sleepers, 1);
     pthread_mutex_unlock(&g_lock);
     return !atomic_load(&g_stop);
 }
 
+/* Taking run s and withdrawing it race: the worker stores taken = s and
+ * then loads withdrawn, the caller stores withdrawn = s and then loads
+ * taken (all sequentially consistent), so at least one of them sees the
+ * other's store. A worker that sees the run withdrawn declines it; a
+ * caller that sees it not taken runs its chunk itself (the worker will
+ * decline); a caller that sees it taken waits for finished = s and runs
+ * the chunk itself if ran says the worker declined. */
 static void *worker_main(void *arg) {
     worker *w = arg;
     tl_in_run = true;   /* anything this thread runs is inside a run */
     while (wait_for_offer(w)) {
-        int expect = OFFER_POSTED;
-        if (!atomic_compare_exchange_strong(&w->offer, &expect, OFFER_RUNNING))
-            continue;   /* withdrawn before we got to it */
-        take_chunks(w->job, w->slot, w);
-        atomic_store(&w->offer, OFFER_DONE);
-        pthread_mutex_lock(&g_lock);
-        if (g_caller_sleeping) pthread_cond_broadcast(&g_done_cv);
-        pthread_mutex_unlock(&g_lock);
+        unsigned s = atomic_load_explicit(&w->posted, memory_order_acquire);
+        w->seen = s;
+        atomic_store(&w->taken, s);
+        /* withdrawn may already be past s: the caller has then settled s
+         * and posted a later run, whose job is not s's */
+        bool run_it = (int)(atomic_load(&w->withdrawn) - s) < 0;
+        if (run_it) take_chunks(&w->job, w->slot, w);
+        atomic_store_explicit(&w->ran, run_it, memory_order_relaxed);
+        /* released to the caller; sequentially consistent with the load
+         * of g_caller_sleeping below, which settle_offer stores before
+         * it looks at finished again */
+        atomic_store(&w->finished, s);
+        if (atomic_load(&g_caller_sleeping)) {
+            pthread_mutex_lock(&g_lock);
+            pthread_cond_broadcast(&g_done_cv);
+            pthread_mutex_unlock(&g_lock);
+        }
     }
     return NULL;
 }
@@ -227,6 +279,7 @@ static void stop_workers(void) {
     for (int i = 1; i <= g_started; i++) pthread_join(g_workers[i].thread, NULL);
     atomic_store(&g_stop, false);
     g_started = 0;
+    atomic_store(&g_handoff_ns, -1);   /* new workers may run elsewhere */
 }
 
 /* fork(): the child has only the forking thread, so it starts with no
@@ -236,8 +289,9 @@ static void atfork_prepare(void) { pthread_mutex_lock(&g_run_lock); }
 static void atfork_parent(void) { pthread_mutex_unlock(&g_run_lock); }
 static void atfork_child(void) {
     g_started = 0;
-    g_sleepers = 0;
-    g_caller_sleeping = false;
+    atomic_store(&g_handoff_ns, -1);
+    atomic_store(&g_sleepers, 0);
+    atomic_store(&g_caller_sleeping, false);
     atomic_store(&g_stop, false);
     pthread_mutex_init(&g_lock, NULL);
     pthread_cond_init(&g_wake_cv, NULL);
@@ -255,7 +309,11 @@ static int start_workers(int want) {
     while (g_started < want - 1) {
         worker *w = &g_workers[g_started + 1];
         w->slot = g_started + 1;
-        atomic_store(&w->offer, OFFER_NONE);
+        atomic_store(&w->posted, 0);
+        atomic_store(&w->withdrawn, 0);
+        atomic_store(&w->taken, 0);
+        atomic_store(&w->finished, 0);
+        w->seen = 0;
 #ifdef __linux__
         /* taken here, not by the new thread: by the time it runs, its
          * affinity may have been changed from outside */
@@ -278,41 +336,122 @@ __attribute__((destructor)) static void pool_shutdown(void) {
 /* Runs                                                              */
 /* ---------------------------------------------------------------- */
 
-static void post_offers(run *r, int n) {
-    for (int t = 1; t < n; t++) {
-        g_workers[t].job = r;
-        atomic_store(&g_workers[t].offer, OFFER_POSTED);
+/* Offers run r to workers 1..threads-1. The stores are releases, not
+ * sequentially consistent (that would wait for the offer line to come
+ * back from the spinning worker, ~275 ns): g_sleepers may then be read
+ * as 0 just as a worker goes to sleep, without seeing the offer. That
+ * costs one run, not a hang: settle_offer finds the run not taken and
+ * runs its chunk, and the next run sees the sleeper and wakes it. */
+static void post_offers(const run *r) {
+    for (int t = 1; t < r->threads; t++) {
+        worker *w = &g_workers[t];
+        w->job = *r;
+        unsigned s = atomic_load_explicit(&w->posted, memory_order_relaxed) + 1;
+        atomic_store_explicit(&w->posted, s, memory_order_release);
     }
-    pthread_mutex_lock(&g_lock);
-    if (g_sleepers > 0) pthread_cond_broadcast(&g_wake_cv);
-    pthread_mutex_unlock(&g_lock);
+    if (atomic_load_explicit(&g_sleepers, memory_order_relaxed) > 0) {
+        pthread_mutex_lock(&g_lock);
+        pthread_cond_broadcast(&g_wake_cv);
+        pthread_mutex_unlock(&g_lock);
+    }
 }
 
-/* Withdraws w's offer if it is still open and runs its own chunk on the
- * caller (slot 0), else waits until w is done. */
-static void settle_offer(worker *w, run *r) {
-    int expect = OFFER_POSTED;
-    if (atomic_compare_exchange_strong(&w->offer, &expect, OFFER_CANCELLED)) {
+/* Withdraws w's offer: if w had not taken it, or declined it, runs its
+ * chunk on the caller (slot 0); else waits until w has finished it. */
+static void settle_offer(worker *w, const run *r) {
+    unsigned s = atomic_load_explicit(&w->posted, memory_order_relaxed);
+    atomic_store(&w->withdrawn, s);
+    if (atomic_load(&w->taken) != s) {
         r->fn(r->ctx, w->slot, 0);
         return;
     }
     int64_t until = now_ns() + CALLER_SPIN_NS;
-    for (unsigned i = 1; atomic_load(&w->offer) != OFFER_DONE; i++) {
-        if (i % 64 == 0 && now_ns() > until) break;
+    for (unsigned i = 1; atomic_load_explicit(&w->finished, memory_order_acquire) != s; i++) {
+        if (i % 64 == 0 && now_ns() > until) {
+            pthread_mutex_lock(&g_lock);
+            atomic_store(&g_caller_sleeping, true);   /* before finished is looked at again */
+            while (atomic_load(&w->finished) != s) pthread_cond_wait(&g_done_cv, &g_lock);
+            atomic_store(&g_caller_sleeping, false);
+            pthread_mutex_unlock(&g_lock);
+            break;
+        }
         cpu_relax();
     }
-    pthread_mutex_lock(&g_lock);
-    while (atomic_load(&w->offer) != OFFER_DONE) {
-        g_caller_sleeping = true;
-        pthread_cond_wait(&g_done_cv, &g_lock);
+    if (!atomic_load_explicit(&w->ran, memory_order_relaxed)) r->fn(r->ctx, w->slot, 0);
+}
+
+/* Runs r on the pool's threads 0..r->threads-1 (the caller holds
+ * g_run_lock and the workers have started). */
+static void run_on_pool(run *r) {
+    r->caller_cpu = current_cpu();
+    post_offers(r);
+    tl_in_run = true;
+    take_chunks(r, 0, NULL);
+    tl_in_run = false;
+    for (int t = 1; t < r->threads; t++) settle_offer(&g_workers[t], r);
+}
+
+/* A run of two chunks in which the caller's chunk waits (up to a
+ * millisecond) for the worker to start its own. */
+typedef struct handoff_probe {
+    int64_t posted;
+    atomic_llong started;   /* 0: not yet */
+} handoff_probe;
+
+static void handoff_chunk(void *ctx, int64_t chunk, int slot) {
+    (void)slot;
+    handoff_probe *p = ctx;
+    if (chunk == 1) {
+        atomic_store(&p->started, now_ns());
+        return;
     }
-    g_caller_sleeping = false;
-    pthread_mutex_unlock(&g_lock);
+    while (atomic_load(&p->started) == 0 && now_ns() < p->posted + 1000000) cpu_relax();
+}
+
+/* The median time from posting a run to seeing worker 1 finish it, of
+ * runs that do nothing (the caller holds g_run_lock, the workers have
+ * started). The first runs, which may wait for a new worker to be
+ * scheduled at all and moved off the caller's CPU, are not counted.
+ * Measured here: 0.28-0.35 us, or 1.0-1.3 us when the VM's two vCPUs
+ * were placed so that a cache line took ~275 ns between them. */
+#define HANDOFF_WARMUP 8
+#define HANDOFF_RUNS 15
+static int64_t measure_handoff(void) {
+    int64_t t[HANDOFF_RUNS];
+    atomic_llong next = 2;
+    for (int i = -HANDOFF_WARMUP; i < HANDOFF_RUNS; i++) {
+        handoff_probe p = {.posted = now_ns()};
+        run r = {.fn = handoff_chunk, .ctx = &p, .nchunks = 2, .next = &next, .threads = 2};
+        run_on_pool(&r);
+        if (i >= 0) t[i] = now_ns() - p.posted;
+    }
+    for (int i = 1; i < HANDOFF_RUNS; i++)   /* insertion sort */
+        for (int k = i; k > 0 && t[k - 1] > t[k]; k--) {
+            int64_t x = t[k];
+            t[k] = t[k - 1];
+            t[k - 1] = x;
+        }
+    return t[HANDOFF_RUNS / 2];
+}
+
+void dc__pool_assume_handoff_ns(int64_t ns) { atomic_store(&g_handoff_ns, ns); }
+
+int64_t dc__pool_handoff_ns(void) {
+    int64_t h = atomic_load(&g_handoff_ns);
+    if (h >= 0) return h;
+    if (dc__pool_threads() < 2 || tl_in_run || pthread_mutex_trylock(&g_run_lock) != 0)
+        return INT64_MAX;
+    h = start_workers(2) < 2 ? INT64_MAX : measure_handoff();
+    atomic_store(&g_handoff_ns, h);
+    pthread_mutex_unlock(&g_run_lock);
+    return h;
 }
 
 int dc__parallel_for(dc__chunk_fn fn, void *ctx, int64_t nchunks, int threads) {
     /* run serially, the caller takes chunk 0 as its own and the rest from 1 */
-    run r = {.fn = fn, .ctx = ctx, .nchunks = nchunks, .next = 1, .caller_cpu = -1};
+    atomic_llong next = 1;
+    run r = {.fn = fn, .ctx = ctx, .nchunks = nchunks, .next = &next, .threads = 1,
+             .caller_cpu = -1};
     int n = dc__pool_threads();
     if (threads < n) n = threads;
     if (nchunks < n) n = (int)nchunks;
@@ -322,13 +461,9 @@ int dc__parallel_for(dc__chunk_fn fn, void *ctx, int64_t nchunks, int threads) {
     }
     int avail = start_workers(n);
     if (avail < n) n = avail;
-    atomic_store(&r.next, n);   /* chunks 0..n-1: one for each thread taking part */
-    r.caller_cpu = current_cpu();
-    post_offers(&r, n);
-    tl_in_run = true;
-    take_chunks(&r, 0, NULL);
-    tl_in_run = false;
-    for (int t = 1; t < n; t++) settle_offer(&g_workers[t], &r);
+    r.threads = n;
+    atomic_store(&next, n);   /* chunks 0..n-1: one for each thread taking part */
+    run_on_pool(&r);
     pthread_mutex_unlock(&g_run_lock);
     return n;
 }

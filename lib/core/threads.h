@@ -18,6 +18,15 @@ typedef void (*dc__chunk_fn)(void *ctx, int64_t chunk, int slot);
 /* The threads a parallel run may use now (dc_get_num_threads()). */
 int dc__pool_threads(void);
 
+/* How long (ns) a run takes to reach a worker and come back: the median
+ * of a few runs that do nothing, measured when first asked after the
+ * workers start (starting them if need be). INT64_MAX when the pool has
+ * fewer than two threads, is busy, or this is called inside a run. For
+ * deciding whether a small op is worth splitting. */
+int64_t dc__pool_handoff_ns(void);
+/* For tests: dc__pool_handoff_ns answers ns until the workers stop. */
+void dc__pool_assume_handoff_ns(int64_t ns);
+
 /* Runs fn(ctx, c, slot) once for every chunk c in 0..nchunks-1 on up to
  * min(threads, dc__pool_threads()) threads (the caller is one, slot 0)
  * and returns when all are done. Thread slot t runs chunk t first (the
