@@ -252,6 +252,29 @@ START_TEST(own_short_k_strips) {
 }
 END_TEST
 
+/* Products read in place as one block, split over two threads (a fast
+ * hand-off assumed, so however fast the pool is here): whole bands of
+ * rows through the block function, NN, TN, NT (solved transposed), short
+ * and long k, ragged rows and columns, beta 0 and not. */
+START_TEST(own_small_products_on_two_threads) {
+    static const gemm_case cases[] = {
+        {64, 64, 64, false, false, 0, 1.0f, 0.0f},  {64, 64, 32, false, false, 0, 1.0f, 0.0f},
+        {32, 64, 64, false, false, 0, 0.5f, -1.0f}, {128, 256, 10, false, false, 0, 1.0f, 0.0f},
+        {130, 70, 9, false, false, 3, 1.0f, 0.5f},  {64, 784, 1, false, false, 0, 1.0f, 0.0f},
+        {200, 300, 3, false, false, 0, 1.0f, 0.0f}, {60, 96, 48, true, false, 0, 1.0f, 0.0f},
+        {128, 10, 256, false, true, 0, 1.0f, 0.0f}, {97, 64, 40, false, false, 1, 2.0f, 1.0f},
+    };
+    for (int isa = 0; isa <= (int)dc__gemm_cpu_isa(); isa++) {
+        TU_OK(dc__gemm_force_isa(isa));
+        TU_OK(dc_set_num_threads(2));
+        dc__pool_assume_handoff_ns(1);
+        for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) check_case(&cases[i], false);
+    }
+    TU_OK(dc__gemm_force_isa(-1));
+    TU_OK(dc_set_num_threads(0));
+}
+END_TEST
+
 /* The pool's hand-off: none with one thread, a measured time with two,
  * kept until the workers stop. */
 START_TEST(pool_measures_its_handoff) {
@@ -270,7 +293,8 @@ START_TEST(pool_measures_its_handoff) {
 END_TEST
 
 /* The same bits on any number of threads: work is split by rows or
- * columns of C, never along k (doc/threads.md relies on it). */
+ * columns of C, never along k (doc/threads.md relies on it). Small
+ * products split too (a fast hand-off assumed). */
 START_TEST(own_same_bits_on_any_thread_count) {
     static const int64_t dims[][3] = {{200, 150, 520}, {37, 300, 90}, {300, 20, 200},
                                       {12, 700, 800}, {64, 64, 64}};
@@ -285,6 +309,7 @@ START_TEST(own_same_bits_on_any_thread_count) {
                 float *c[3];
                 for (int th = 0; th < 3; th++) {
                     TU_OK(dc_set_num_threads(th + 1));
+                    dc__pool_assume_handoff_ns(1);
                     c[th] = new_matrix(m, n, n);
                     TU_OK(dc__sgemm_own(ta, tb, m, n, k, 0.75f, a, ta ? m : k, b, tb ? k : n,
                                         0.0f, c[th], n));
@@ -793,6 +818,7 @@ int main(void) {
     tcase_add_test(own, own_many_threads);
     tcase_add_test(own, own_keeps_packed_a);
     tcase_add_test(own, own_short_k_strips);
+    tcase_add_test(own, own_small_products_on_two_threads);
     tcase_add_test(own, own_same_bits_on_any_thread_count);
     tcase_add_test(own, own_scales_only);
     tcase_add_test(own, own_by_hand);

@@ -313,14 +313,15 @@ static bool one_block_in_place(const sgemm_job *j) {
            (j->n % kn->nr == 0 || kn->reads_ragged_b);
 }
 
-/* The whole of a one_block_in_place job on the calling thread, in one
- * call of the kernel's block function: on 64 x 64 products the driver's
- * share of the time went from ~4% to under 2%. */
-static void run_in_place(const sgemm_job *j) {
+/* Rows [m0, m1) of a one_block_in_place job in one call of the kernel's
+ * block function: on 64 x 64 products the driver's share of the time
+ * went from ~4% to under 2%. */
+static void run_in_place(const sgemm_job *j, int64_t m0, int64_t m1) {
     const dc__sgemm_kernel *kn = j->kern;
-    dc__sgemm_panels x = {.a = j->a.p, .a_rs = j->a.rs, .a_cs = j->a.cs, .b = j->b.p,
-                          .b_rs = j->b.rs};
-    kn->block(j->m, j->n, j->k, &x, j->alpha, j->beta, j->c, j->rs_c, j->cs_c);
+    dc__sgemm_panels x = {.a = smat_at(&j->a, m0, 0), .a_rs = j->a.rs, .a_cs = j->a.cs,
+                          .b = j->b.p, .b_rs = j->b.rs};
+    kn->block(m1 - m0, j->n, j->k, &x, j->alpha, j->beta, j->c + m0 * j->rs_c, j->rs_c,
+              j->cs_c);
 }
 
 /* [*lo, *hi) of size units of unit, split evenly into n shares: share t. */
@@ -328,6 +329,16 @@ static void share_of(int64_t size, int64_t unit, int t, int n, int64_t *lo, int6
     int64_t units = (size + unit - 1) / unit;
     *lo = min64(size, units * t / n * unit);
     *hi = min64(size, units * (t + 1) / n * unit);
+}
+
+/* Chunk c of a one_block_in_place job split by rows: its band of rows
+ * in one call of the block function. */
+static void run_in_place_chunk(void *ctx, int64_t chunk, int slot) {
+    (void)slot;
+    const sgemm_job *j = ctx;
+    int64_t lo, hi;
+    share_of(j->m, j->kern->mr, (int)chunk, j->nchunks, &lo, &hi);
+    if (lo < hi) run_in_place(j, lo, hi);
 }
 
 /* Chunk c of nchunks: a band of rows or columns of C, on the buffers of
@@ -413,12 +424,48 @@ static int plan_threads(const sgemm_job *j) {
     return want < 1 ? 1 : want;
 }
 
-/* Runs the job with run_in_place when it is one block read in place and
- * planned on one thread (threads: plan_threads' answer); false (nothing
- * done) otherwise. */
-static bool ran_in_place(const sgemm_job *j, int threads) {
-    if (threads != 1 || !one_block_in_place(j)) return false;
-    run_in_place(j);
+/* A product read in place that plan_threads keeps on one thread goes to
+ * two when one thread would take at least HANDOFFS_WORTH times the pool's
+ * hand-off (dc__pool_handoff_ns: a run reaching a worker and coming
+ * back), the time estimated from its FMAs at about FLOPS_PER_NS or its
+ * stores of C at about C_BYTES_PER_NS, whichever is longer. The hand-off
+ * between this machine's two vCPUs depends on where the VM runs them.
+ * Seen at 0.3 us (two threads against one: 64^3 1.55 us against 2.45,
+ * 64 x 64 x 32 0.89 against 1.25, 128 x 256 x 10 2.4 against 3.3,
+ * 128 x 10 x 256 3.7 against 6.2) and at ~1 us (a line took ~275 ns
+ * between the cores instead of ~75): then two halves of a 64^3 took
+ * 2.0-2.2 us, and those of 128 x 256 x 10 4.8, the worker's half of C
+ * storing at half the caller's speed. Hence more hand-offs' worth for
+ * short k, where storing C takes the time. */
+#define HANDOFFS_WORTH 4.0
+#define SHORT_K_HANDOFFS_WORTH 6.0
+#define FLOPS_PER_NS 200.0
+#define C_BYTES_PER_NS 100.0
+
+static int small_product_threads(const sgemm_job *j) {
+    double ns = 2.0 * (double)j->m * (double)j->n * (double)j->k / FLOPS_PER_NS;
+    double store_ns = (double)j->m * (double)j->n * sizeof(float) / C_BYTES_PER_NS;
+    if (store_ns > ns) ns = store_ns;
+    if (ns < 800.0 || j->m < 2 * j->kern->mr || dc__pool_threads() < 2) return 1;
+    double worth = j->k <= DC_SGEMM_SHORT_KC ? SHORT_K_HANDOFFS_WORTH : HANDOFFS_WORTH;
+    return ns >= worth * (double)dc__pool_handoff_ns() ? 2 : 1;
+}
+
+/* Runs the job with run_in_place when it is one block read in place: on
+ * one thread, or split by rows over threads (plan_threads' answer, or
+ * small_product_threads'), each band one call of the block function;
+ * false (nothing done) otherwise. Through the planned strips instead,
+ * two threads took 23 us for a 512 x 512 x 12 product (19-22 in bands)
+ * and 17 for 256 x 512 x 16 (12-15). */
+static bool ran_in_place(sgemm_job *j, int threads) {
+    if ((threads > 1 && !j->split_m) || !one_block_in_place(j)) return false;
+    if (threads == 1) threads = small_product_threads(j);
+    if (threads == 1) {
+        run_in_place(j, 0, j->m);
+        return true;
+    }
+    j->nchunks = threads;
+    dc__parallel_for(run_in_place_chunk, j, threads, threads);
     return true;
 }
 
