@@ -272,6 +272,7 @@ static void *worker_main(void *arg) {
 
 /* Stops and joins every worker. Caller holds g_run_lock. */
 static void stop_workers(void) {
+    atomic_store(&g_handoff_ns, -1);   /* new workers may run elsewhere */
     if (g_started == 0) return;
     pthread_mutex_lock(&g_lock);
     atomic_store(&g_stop, true);
@@ -280,7 +281,6 @@ static void stop_workers(void) {
     for (int i = 1; i <= g_started; i++) pthread_join(g_workers[i].thread, NULL);
     atomic_store(&g_stop, false);
     g_started = 0;
-    atomic_store(&g_handoff_ns, -1);   /* new workers may run elsewhere */
 }
 
 /* fork(): the child has only the forking thread, so it starts with no
@@ -386,10 +386,10 @@ static void settle_offer(worker *w, const run *r) {
 static void run_on_pool(run *r) {
     r->caller_cpu = current_cpu();
     post_offers(r);
-    tl_in_run = true;
+    tl_in_run = true;   /* the chunks the caller runs for withdrawn offers too */
     take_chunks(r, 0, NULL);
-    tl_in_run = false;
     for (int t = 1; t < r->threads; t++) settle_offer(&g_workers[t], r);
+    tl_in_run = false;
 }
 
 /* A run of two chunks in which the caller's chunk waits (up to a
@@ -438,10 +438,14 @@ static int64_t measure_handoff(void) {
 void dc__pool_assume_handoff_ns(int64_t ns) { atomic_store(&g_handoff_ns, ns); }
 
 int64_t dc__pool_handoff_ns(void) {
+    if (tl_in_run) return INT64_MAX;   /* a run inside a run is serial */
     int64_t h = atomic_load(&g_handoff_ns);
     if (h >= 0) return h;
-    if (dc__pool_threads() < 2 || tl_in_run || pthread_mutex_trylock(&g_run_lock) != 0)
+    if (dc__pool_threads() < 2 || pthread_mutex_trylock(&g_run_lock) != 0) return INT64_MAX;
+    if (dc__pool_threads() < 2) {   /* set to 1 since: start no worker */
+        pthread_mutex_unlock(&g_run_lock);
         return INT64_MAX;
+    }
     h = start_workers(2) < 2 ? INT64_MAX : measure_handoff();
     atomic_store(&g_handoff_ns, h);
     pthread_mutex_unlock(&g_run_lock);

@@ -20,8 +20,9 @@ int dc__pool_threads(void);
 
 /* How long (ns) a run takes to reach a worker and come back: the median
  * of a few runs that do nothing, measured when first asked after the
- * workers start (starting them if need be). INT64_MAX when the pool has
- * fewer than two threads, is busy, or this is called inside a run. For
+ * workers start (starting them if need be) and kept until they stop.
+ * INT64_MAX inside a run (which would run serially), and, when not
+ * measured yet, if the pool has fewer than two threads or is busy. For
  * deciding whether a small op is worth splitting. */
 int64_t dc__pool_handoff_ns(void);
 /* For tests: dc__pool_handoff_ns answers ns until the workers stop. */
