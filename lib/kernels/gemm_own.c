@@ -446,8 +446,9 @@ static int small_product_threads(const sgemm_job *j) {
     double ns = 2.0 * (double)j->m * (double)j->n * (double)j->k / FLOPS_PER_NS;
     double store_ns = (double)j->m * (double)j->n * sizeof(float) / C_BYTES_PER_NS;
     if (store_ns > ns) ns = store_ns;
-    /* under 0.8 us no hand-off seen here would pay: no need to ask */
-    if (ns < 800.0 || j->m < 2 * j->kern->mr || dc__pool_threads() < 2) return 1;
+    /* under 0.8 us no hand-off seen here would pay: no need to ask (the
+     * pool answers INT64_MAX itself when it has one thread) */
+    if (ns < 800.0 || j->m < 2 * j->kern->mr) return 1;
     double worth = j->k <= DC_SGEMM_SHORT_KC ? SHORT_K_HANDOFFS_WORTH : HANDOFFS_WORTH;
     return ns >= worth * (double)dc__pool_handoff_ns() ? 2 : 1;
 }
