@@ -166,6 +166,44 @@ START_TEST(blocks_move_between_threads) {
 }
 END_TEST
 
+/* The live count while the thread that made the blocks still runs: each
+ * thread counts its own, and the sum is what dc_live_allocations says. */
+#define N_HELD 100
+static dc_tensor *g_held[N_HELD];
+static pthread_barrier_t g_barrier;
+
+static void *holder(void *arg) {
+    (void)arg;
+    for (int i = 0; i < N_HELD; i++) g_held[i] = dc_zeros(DC_F32, 1, (const int64_t[]){16});
+    pthread_barrier_wait(&g_barrier);   /* made: the main thread counts them */
+    pthread_barrier_wait(&g_barrier);   /* released there: this thread ends */
+    return NULL;
+}
+
+START_TEST(live_count_sums_running_threads) {
+    int64_t live = dc_live_allocations();
+    dc_tensor *one = dc_zeros(DC_F32, 1, (const int64_t[]){16});
+    TU_NOTNULL(one);
+    int64_t per_tensor = dc_live_allocations() - live;
+    ck_assert_int_gt(per_tensor, 0);
+    dc_release(one);
+    ck_assert_int_eq(dc_live_allocations(), live);
+    ck_assert_int_eq(pthread_barrier_init(&g_barrier, NULL, 2), 0);
+    pthread_t th;
+    ck_assert_int_eq(pthread_create(&th, NULL, holder, NULL), 0);
+    pthread_barrier_wait(&g_barrier);
+    for (int i = 0; i < N_HELD; i++) TU_NOTNULL(g_held[i]);
+    ck_assert_int_eq(dc_live_allocations(), live + N_HELD * per_tensor);
+    /* released here: this thread's count goes below its own blocks' */
+    for (int i = 0; i < N_HELD; i++) dc_release(g_held[i]);
+    ck_assert_int_eq(dc_live_allocations(), live);
+    pthread_barrier_wait(&g_barrier);
+    ck_assert_int_eq(pthread_join(th, NULL), 0);
+    ck_assert_int_eq(dc_live_allocations(), live);
+    pthread_barrier_destroy(&g_barrier);
+}
+END_TEST
+
 static Suite *suite(void) {
     Suite *s = suite_create("alloc_cache");
     TCase *tc = tu_tcase("cache");
@@ -176,6 +214,7 @@ static Suite *suite(void) {
     suite_add_tcase(s, tc);
     TCase *th = tu_tcase("threads");
     tcase_add_test(th, blocks_move_between_threads);
+    tcase_add_test(th, live_count_sums_running_threads);
     suite_add_tcase(s, th);
     return s;
 }

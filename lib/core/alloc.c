@@ -67,7 +67,94 @@ static dc_malloc_fn g_malloc = default_malloc;
 static dc_realloc_fn g_realloc = default_realloc;
 static dc_free_fn g_free = default_free;
 static void *g_ctx = NULL;
-static atomic_llong g_live = 0;
+
+/* ---------------------------------------------------------------- */
+/* The live-allocation count                                         */
+/* ---------------------------------------------------------------- */
+
+/* Kept per thread: one shared counter took a locked add for every block
+ * made and a locked subtraction for every block freed, which drain the
+ * store buffer: about 13% of the tiny MLP's step (batch 1; perf). Each thread's counter is written by that
+ * thread alone (a plain load and store, no lock) and read by
+ * dc_live_allocations under g_live_lock; a block freed by another thread
+ * than the one that made it leaves one counter high and the other low,
+ * and the sum right. A thread's count joins g_live_shared when it exits;
+ * a thread without a counter of its own (at exit, or when calloc failed)
+ * adds to g_live_shared atomically. */
+typedef struct live_counter {
+    atomic_llong n;
+    struct live_counter *prev, *next;
+} live_counter;
+
+static pthread_mutex_t g_live_lock = PTHREAD_MUTEX_INITIALIZER;
+static live_counter *g_live_threads = NULL;   /* the threads' counters */
+static atomic_llong g_live_shared = 0;
+static pthread_once_t g_live_once = PTHREAD_ONCE_INIT;
+static pthread_key_t g_live_key;
+static bool g_live_key_ok = false;
+/* NULL: not made yet; LIVE_SHARED: none for this thread (g_live_shared) */
+static _Thread_local DC_TLS_FAST live_counter *tl_live = NULL;
+static live_counter g_live_none;
+#define LIVE_SHARED (&g_live_none)
+
+static void live_counter_exit(void *p) {
+    live_counter *lc = p;
+    pthread_mutex_lock(&g_live_lock);
+    atomic_fetch_add(&g_live_shared, atomic_load_explicit(&lc->n, memory_order_relaxed));
+    if (lc->prev) lc->prev->next = lc->next;
+    else g_live_threads = lc->next;
+    if (lc->next) lc->next->prev = lc->prev;
+    pthread_mutex_unlock(&g_live_lock);
+    free(lc);
+    tl_live = LIVE_SHARED;   /* a later destructor's blocks count in g_live_shared */
+}
+
+static void live_init(void) {
+    g_live_key_ok = pthread_key_create(&g_live_key, live_counter_exit) == 0;
+}
+
+/* This thread's counter, made on its first allocation. */
+static live_counter *live_counter_of_thread(void) {
+    live_counter *lc = tl_live;
+    if (DC_UNLIKELY(!lc)) {
+        pthread_once(&g_live_once, live_init);
+        lc = g_live_key_ok ? calloc(1, sizeof *lc) : NULL;
+        if (lc && pthread_setspecific(g_live_key, lc) != 0) {
+            free(lc);
+            lc = NULL;
+        }
+        if (lc) {
+            pthread_mutex_lock(&g_live_lock);
+            lc->next = g_live_threads;
+            if (g_live_threads) g_live_threads->prev = lc;
+            g_live_threads = lc;
+            pthread_mutex_unlock(&g_live_lock);
+        }
+        tl_live = lc ? lc : LIVE_SHARED;
+        lc = tl_live;
+    }
+    return lc;
+}
+
+static void live_add(long long delta) {
+    live_counter *lc = live_counter_of_thread();
+    if (lc == LIVE_SHARED) {
+        atomic_fetch_add(&g_live_shared, delta);
+        return;
+    }
+    /* this thread alone writes n: no read-modify-write needed */
+    long long n = atomic_load_explicit(&lc->n, memory_order_relaxed);
+    atomic_store_explicit(&lc->n, n + delta, memory_order_relaxed);
+}
+
+static long long live_count(void) {
+    pthread_mutex_lock(&g_live_lock);
+    long long n = atomic_load(&g_live_shared);
+    for (const live_counter *lc = g_live_threads; lc; lc = lc->next)
+        n += atomic_load_explicit(&lc->n, memory_order_relaxed);
+    pthread_mutex_unlock(&g_live_lock);
+    return n;
+}
 
 /* ---------------------------------------------------------------- */
 /* Size classes and the cache                                        */
@@ -346,10 +433,10 @@ dc_status dc_set_allocator(dc_malloc_fn malloc_fn, dc_realloc_fn realloc_fn,
     if (!all_null && (!malloc_fn || !realloc_fn || !free_fn))
         return dc__fail(DC_E_INVALID,
                         "dc_set_allocator: give all three functions or none");
-    if (atomic_load(&g_live) != 0)
-        return dc__fail(DC_E_STATE,
-                        "dc_set_allocator: %lld library allocations are alive",
-                        (long long)atomic_load(&g_live));
+    long long live = live_count();
+    if (live != 0)
+        return dc__fail(DC_E_STATE, "dc_set_allocator: %lld library allocations are alive",
+                        live);
     /* Blocks waiting in the cache came from malloc: give them back before
      * another allocator takes over (and on every call, so that setting the
      * default again also returns the memory). */
@@ -361,7 +448,7 @@ dc_status dc_set_allocator(dc_malloc_fn malloc_fn, dc_realloc_fn realloc_fn,
     return DC_OK;
 }
 
-int64_t dc_live_allocations(void) { return (int64_t)atomic_load(&g_live); }
+int64_t dc_live_allocations(void) { return (int64_t)live_count(); }
 
 void *dc__malloc(size_t size) {
     void *p = cache_on() ? cached_malloc(size ? size : 1) : g_malloc(size ? size : 1, g_ctx);
@@ -369,7 +456,7 @@ void *dc__malloc(size_t size) {
         dc__fail(DC_E_NOMEM, "out of memory allocating %zu bytes", size);
         return NULL;
     }
-    atomic_fetch_add(&g_live, 1);
+    live_add(1);
     return p;
 }
 
@@ -408,7 +495,7 @@ void *dc__realloc(void *ptr, size_t size) {
 
 void dc__free(void *ptr) {
     if (!ptr) return;
-    atomic_fetch_sub(&g_live, 1);
+    live_add(-1);
     if (cache_on()) cached_free(ptr);
     else g_free(ptr, g_ctx);
 }

@@ -100,7 +100,7 @@ static dc_storage *storage_new(size_t nbytes, bool zero) {
 }
 
 static void storage_release(dc_storage *s) {
-    if (!s || atomic_fetch_sub(&s->refcount, 1) != 1) return;
+    if (!s || !dc__drop_ref(&s->refcount)) return;
     if (!s->owns_data) {
         if (s->release) s->release(s->data, s->release_ctx);
     } else if (!s->data_inline) {
@@ -209,7 +209,7 @@ void dc_release(dc_tensor *t) {
         dc__fail(DC_E_INVALID, "dc_release: not a live tensor (released twice?)");
         return;
     }
-    if (atomic_fetch_sub(&t->refcount, 1) != 1) return;
+    if (!dc__drop_ref(&t->refcount)) return;
     t->next_free = tl_free_list;
     tl_free_list = t;
     if (tl_freeing) return;
