@@ -443,6 +443,17 @@ START_TEST(dispatch_matches_reference) {
             check_case(&g1, true);
             gemm_case g2 = {20, 10, 30, false, true, 0, 0.5f, 1.0f};
             check_case(&g2, true);
+            /* products under dc__gemm's tiny-product bounds (TINY_DOTS,
+             * TINY_PRODUCT): loops or our kernels, depending on the
+             * backend and the shape, every layout */
+            static const int64_t tiny[][3] = {{1, 10, 10}, {10, 10, 1}, {3, 70, 5}, {16, 16, 16}};
+            for (size_t t = 0; t < sizeof tiny / sizeof *tiny; t++)
+                for (int layout = 0; layout < 4; layout++) {
+                    gemm_case g = {tiny[t][0], tiny[t][1], tiny[t][2], layout & 1, layout >> 1,
+                                   (int64_t)t % 2, layout == 3 ? 0.5f : 1.0f,
+                                   layout == 2 ? 1.0f : 0.0f};
+                    check_case(&g, true);
+                }
         }
         double a[6] = {1, 2, 3, 4, 5, 6}, b[6] = {1, 0, 0, 1, 1, 1}, c[4] = {NAN, NAN, NAN, NAN};
         TU_OK(dc__gemm(DC_F64, false, false, 2, 2, 3, 1.0, a, 3, b, 2, 0.0, c, 2));
