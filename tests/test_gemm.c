@@ -447,13 +447,15 @@ START_TEST(dispatch_matches_reference) {
              * TINY_PRODUCT): loops or our kernels, depending on the
              * backend and the shape, every layout */
             static const int64_t tiny[][3] = {{1, 10, 10}, {10, 10, 1}, {3, 70, 5}, {16, 16, 16}};
+            static const float alphas[] = {1.0f, 0.5f}, betas[] = {0.0f, 1.0f, -0.5f};
             for (size_t t = 0; t < sizeof tiny / sizeof *tiny; t++)
-                for (int layout = 0; layout < 4; layout++) {
-                    gemm_case g = {tiny[t][0], tiny[t][1], tiny[t][2], layout & 1, layout >> 1,
-                                   (int64_t)t % 2, layout == 3 ? 0.5f : 1.0f,
-                                   layout == 2 ? 1.0f : 0.0f};
-                    check_case(&g, true);
-                }
+                for (int layout = 0; layout < 4; layout++)
+                    for (int ab = 0; ab < 6; ab++) {
+                        gemm_case g = {tiny[t][0], tiny[t][1], tiny[t][2], layout & 1,
+                                       layout >> 1, (int64_t)(t + (size_t)ab) % 2,
+                                       alphas[ab % 2], betas[ab / 2]};
+                        check_case(&g, true);
+                    }
         }
         double a[6] = {1, 2, 3, 4, 5, 6}, b[6] = {1, 0, 0, 1, 1, 1}, c[4] = {NAN, NAN, NAN, NAN};
         TU_OK(dc__gemm(DC_F64, false, false, 2, 2, 3, 1.0, a, 3, b, 2, 0.0, c, 2));
@@ -461,6 +463,67 @@ START_TEST(dispatch_matches_reference) {
     }
     TU_OK(dc_set_gemm_backend(saved));
     TU_OK(dc_set_num_threads(0));
+}
+END_TEST
+
+/* dc__gemm on f64 (the tiny loops under DC_GEMM_AUTO, cblas otherwise)
+ * against a long double reference, every layout, padded rows; and alpha
+ * 0, which reads neither A nor B (NaN there) on f32 and f64 alike. */
+START_TEST(dispatch_f64_and_alpha_zero) {
+    static const dc_gemm_backend backends[] = {DC_GEMM_AUTO, DC_GEMM_OWN, DC_GEMM_CBLAS};
+    static const int64_t dims[][3] = {{1, 10, 10}, {10, 10, 1}, {3, 70, 5}, {7, 9, 11}};
+    dc_gemm_backend saved = dc_get_gemm_backend();
+    for (size_t bi = 0; bi < 3; bi++) {
+        TU_OK(dc_set_gemm_backend(backends[bi]));
+        for (size_t d = 0; d < sizeof dims / sizeof *dims; d++)
+            for (int layout = 0; layout < 4; layout++) {
+                bool ta = layout & 1, tb = layout >> 1;
+                int64_t m = dims[d][0], n = dims[d][1], k = dims[d][2];
+                int64_t lda = (ta ? m : k) + 1, ldb = (tb ? k : n) + 1, ldc = n + 2;
+                double a[1024], b[1024], c[1024], c0[1024];
+                for (int i = 0; i < 1024; i++) {
+                    a[i] = sin(0.37 * i + (double)d);
+                    b[i] = cos(0.23 * i - (double)layout);
+                    c[i] = c0[i] = 0.5 - 0.01 * i;
+                }
+                double alpha = 0.75, beta = layout == 1 ? 0.0 : -1.5;
+                TU_OK(dc__gemm(DC_F64, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc));
+                for (int64_t i = 0; i < m; i++)
+                    for (int64_t j = 0; j < ldc; j++) {
+                        if (j >= n) {   /* padding untouched */
+                            ck_assert(c[i * ldc + j] == c0[i * ldc + j]);
+                            continue;
+                        }
+                        long double sum = 0;
+                        for (int64_t p = 0; p < k; p++)
+                            sum += (long double)(ta ? a[p * lda + i] : a[i * lda + p]) *
+                                   (tb ? b[j * ldb + p] : b[p * ldb + j]);
+                        double want = (double)(alpha * sum + beta * c0[i * ldc + j]);
+                        ck_assert_msg(fabs(c[i * ldc + j] - want) <= 1e-13 * (double)(k + 1),
+                                      "f64 %lldx%lldx%lld layout %d: %.17g, want %.17g",
+                                      (long long)m, (long long)n, (long long)k, layout,
+                                      c[i * ldc + j], want);
+                    }
+                /* alpha 0: C = beta * C, NaN in A and B never read */
+                float af[256], bf[256], cf[256];
+                for (int i = 0; i < 256; i++) {
+                    af[i] = bf[i] = NAN;
+                    a[i] = b[i] = NAN;
+                    cf[i] = 2.0f;
+                    c[i] = 2.0;
+                }
+                TU_OK(dc__gemm(DC_F32, ta, tb, m, n, k, 0.0, af, lda, bf, ldb, 0.5, cf, ldc));
+                TU_OK(dc__gemm(DC_F64, ta, tb, m, n, k, 0.0, a, lda, b, ldb, 0.5, c, ldc));
+                for (int64_t i = 0; i < m; i++)
+                    for (int64_t j = 0; j < n; j++) {
+                        ck_assert_msg(cf[i * ldc + j] == 1.0f, "f32 alpha 0 layout %d: %g",
+                                      layout, (double)cf[i * ldc + j]);
+                        ck_assert_msg(c[i * ldc + j] == 1.0, "f64 alpha 0 layout %d: %g",
+                                      layout, c[i * ldc + j]);
+                    }
+            }
+    }
+    TU_OK(dc_set_gemm_backend(saved));
 }
 END_TEST
 
@@ -838,6 +901,7 @@ int main(void) {
     TCase *dispatch = tu_tcase("dispatch");
     tcase_add_test(dispatch, backends_agree);
     tcase_add_test(dispatch, dispatch_matches_reference);
+    tcase_add_test(dispatch, dispatch_f64_and_alpha_zero);
     tcase_add_test(dispatch, settings_round_trip);
     tcase_add_test(dispatch, kernel_info_names_kernels);
     tcase_add_test(dispatch, environment_sets_backend);

@@ -93,7 +93,10 @@ typedef void (*dc_free_fn)(void *ptr, void *ctx);
 DC_API dc_status dc_set_allocator(dc_malloc_fn malloc_fn,
                                   dc_realloc_fn realloc_fn,
                                   dc_free_fn free_fn, void *ctx);
-/* Number of live library allocations (for leak checks in tests). */
+/* Number of live library allocations (for leak checks in tests). Each
+ * thread counts its own and this sums them: exact when no other thread
+ * is making or freeing library objects meanwhile (after joining them, or
+ * at a barrier). */
 DC_API int64_t dc_live_allocations(void);
 
 /* ------------------------------------------------------------------ */

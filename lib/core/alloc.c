@@ -109,7 +109,10 @@ static void live_counter_exit(void *p) {
     tl_live = LIVE_SHARED;   /* a later destructor's blocks count in g_live_shared */
 }
 
+static void watch_forks(void);
+
 static void live_init(void) {
+    watch_forks();
     g_live_key_ok = pthread_key_create(&g_live_key, live_counter_exit) == 0;
 }
 
@@ -213,7 +216,25 @@ static void local_cache_exit(void *p) {
     tl_cache = NULL;
 }
 
+/* A fork while another thread holds one of the allocator's locks (a
+ * thread's first allocation or its exit, dc_live_allocations, a block
+ * going to or from the shared cache) would leave it locked for good in
+ * the child: both are taken around the fork. Neither is ever held while
+ * taking the other. */
+static void fork_prepare(void) {
+    pthread_mutex_lock(&g_cache_lock);
+    pthread_mutex_lock(&g_live_lock);
+}
+static void fork_done(void) {
+    pthread_mutex_unlock(&g_live_lock);
+    pthread_mutex_unlock(&g_cache_lock);
+}
+static void register_fork_handlers(void) { pthread_atfork(fork_prepare, fork_done, fork_done); }
+static pthread_once_t g_fork_once = PTHREAD_ONCE_INIT;
+static void watch_forks(void) { pthread_once(&g_fork_once, register_fork_handlers); }
+
 static void cache_init(void) {
+    watch_forks();
     /* read once (pthread_once); only a host calling setenv meanwhile races
      * NOLINTNEXTLINE(concurrency-mt-unsafe) */
     const char *env = getenv("DC_ALLOC_CACHE_MB");

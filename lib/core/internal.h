@@ -40,7 +40,10 @@
  * dozens of temporaries: on the tiny MLP's step (batch 1), the two
  * subtractions of each tensor's release (its count and its storage's)
  * took about 11% of the time (perf). The acquire load pairs with the release
- * half of the other threads' earlier drops, as the subtraction would. */
+ * half of the other threads' earlier drops, as the subtraction would.
+ * This holds because nothing in the library takes a reference without
+ * holding one (no weak references, no "retain if still alive"): revisit
+ * it if anything ever does. */
 static inline bool dc__drop_ref(atomic_int *count) {
     if (atomic_load_explicit(count, memory_order_acquire) == 1) return true;
     return atomic_fetch_sub_explicit(count, 1, memory_order_acq_rel) == 1;

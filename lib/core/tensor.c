@@ -210,6 +210,9 @@ void dc_release(dc_tensor *t) {
         return;
     }
     if (!dc__drop_ref(&t->refcount)) return;
+    /* dead from now: a wrong second release while it waits in the list
+     * (its count still reads 1) is refused above, not queued twice */
+    t->magic = DC_TENSOR_DEAD;
     t->next_free = tl_free_list;
     tl_free_list = t;
     if (tl_freeing) return;

@@ -77,29 +77,33 @@ dc_gemm_backend dc_get_gemm_backend(void) {
 
 /* Products this small (a batch-1 layer of a small MLP) cost more in
  * cblas's setup than in arithmetic: under DC_GEMM_AUTO, when cblas would
- * run them, they run as plain loops. Our kernels take ~40 ns to set up
- * and beat the loops from about 250 multiply-adds as dot products (B
- * transposed: 1 x 16 x 16 60 ns against 80, 8 x 8 x 8 100 against 210,
- * 16 x 16 x 16 150 against 1270) and on any size otherwise (10 x 10 x 1
- * TN 40 against 100, 64 x 64 x 1 TN 150 against 2100; 1 x 10 x 10 NN 40
- * against 30), so when the product is ours only dot products below
- * TINY_DOTS run as loops (1 x 10 x 10 NT: 40 ns against 90). */
+ * run them, they run as plain loops. Our kernels take ~40 ns to set up;
+ * measured on one thread (ours, then the loops): dot products (B
+ * transposed) 1 x 10 x 10 90 ns against 40, 1 x 16 x 16 60 against 80,
+ * 8 x 8 x 8 100 against 210, 16 x 16 x 16 150 against 1270; B not
+ * transposed 1 x 10 x 10 NN 40 against 30, 10 x 10 x 1 TN 40 against
+ * 100, 64 x 64 x 1 TN 150 against 2100. So when the product is ours,
+ * only dot products under TINY_DOTS multiply-adds run as loops. A small
+ * product on our kernels may allocate a packing buffer (16 x 16 x 16
+ * NT), as any larger one may. */
 #define TINY_PRODUCT 4096.0
 #define TINY_DOTS 250.0
 
 /* With B's rows contiguous (not transposed), row i of C is built TINY_COLS
  * columns at a time as acc[j] += A(i, p) * B(p, j) for p in order: each
- * element sums its products in the same order as the dot product, but
- * the columns' sums are independent and the loop over them vectorises.
- * As dot products, each element one chain of dependent additions, a
- * 10 x 10 x 1 product (a batch-1 weight gradient) took 150 ns, now 40.
- * With B transposed, its rows run along k: dot products. */
+ * element sums its products in the same order as the dot product, and
+ * the loop over the columns vectorises (1 x 64 x 64 NN 320 ns; 10 x 10 x
+ * 1 TN went from 150 to 100 ns, its elements no longer reading op(A) and
+ * op(B) through per-element transposition tests). With B transposed, its
+ * rows run along k: dot products. alpha 0 reads neither A nor B (NaN or
+ * Inf there does not reach C), as BLAS. */
 #define TINY_COLS 64
 #define TINY_GEMM(NAME, T)                                                           \
     static void NAME(bool ta, bool tb, int64_t m, int64_t n, int64_t k, T alpha,      \
                      const T *a, int64_t lda, const T *b, int64_t ldb, T beta, T *c,   \
                      int64_t ldc) {                                                  \
         int64_t ars = ta ? 1 : lda, acs = ta ? lda : 1;                              \
+        if (alpha == 0) k = 0;   /* C = beta * C: acc stays 0 */                    \
         for (int64_t i = 0; i < m; i++) {                                            \
             T *ci = c + i * ldc;                                                     \
             for (int64_t j0 = 0; j0 < n; j0 += TINY_COLS) {                          \
