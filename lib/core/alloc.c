@@ -204,6 +204,7 @@ typedef struct local_cache {
 
 static _Thread_local DC_TLS_FAST local_cache *tl_cache = NULL;
 static pthread_key_t g_local_key;
+static bool g_local_key_ok = false;
 
 static void local_cache_drop(local_cache *lc, bool to_shared);
 static bool cache_on(void);
@@ -244,6 +245,17 @@ static void cache_init(void) {
         if (*end == '\0' && mb < (SIZE_MAX >> 20)) g_cache_cap = (size_t)mb << 20;
     }
     if (pthread_key_create(&g_local_key, local_cache_exit) != 0) g_cache_cap = 0;
+    else g_local_key_ok = true;
+}
+
+/* Unloading (dlclose): a host thread that ever allocated through the
+ * library would otherwise run these keys' destructors when it exits, in
+ * code no longer mapped (a crash in the host: tests/dlclose_host.c).
+ * The keys go with the library; such threads' cached blocks and counters
+ * are then never handed back, which leaks them at unload. */
+__attribute__((destructor)) static void alloc_unload(void) {
+    if (g_local_key_ok) pthread_key_delete(g_local_key);
+    if (g_live_key_ok) pthread_key_delete(g_live_key);
 }
 
 /* The class of a block of total bytes (header included) and its size. */
