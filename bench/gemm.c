@@ -22,6 +22,7 @@
  * AVX2) of about 0.2 s on each thread. */
 #include "core/threads.h"
 #include "kernels/kernels.h"
+#include "stats.h"
 
 #include <cblas.h>
 #include <math.h>
@@ -261,11 +262,6 @@ static void sleep_seconds(double s) {
     nanosleep(&ts, NULL);
 }
 
-static int cmp_double(const void *x, const void *y) {
-    double a = *(const double *)x, b = *(const double *)y;
-    return a < b ? -1 : a > b;
-}
-
 /* Median GFLOP/s of run over reps calls (each call repeated enough
  * times to last >= 1 ms), after a warm-up of at least 20 ms: a CPU that
  * was idle (the pauses between sides) takes a while to reach its clock. */
@@ -285,17 +281,11 @@ static double measure(void (*run)(const shape *, operands *), const shape *s, op
         for (int i = 0; i < inner; i++) run(s, o);
         rates[r] = flops * inner / (now() - t0) / 1e9;
     }
-    qsort(rates, (size_t)reps, sizeof *rates, cmp_double);
+    qsort(rates, (size_t)reps, sizeof *rates, bench_cmp_double);
     return g_best ? rates[reps - 1] : rates[reps / 2];
 }
 
 #define MAX_ROUNDS 15
-
-/* The median of n values (sorts them). */
-static double median(double *v, int n) {
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
 
 static void set_blas_threads(int n) {
 #if HAVE_OPENBLAS
@@ -378,9 +368,9 @@ int main(int argc, char **argv) {
                 g_thread_clock = false;
                 ratios[round] = own[round] / blas[round];
             }
-            res[i][t][0] = median(own, rounds);
-            res[i][t][1] = median(blas, rounds);
-            ratio[i][t] = median(ratios, rounds);
+            res[i][t][0] = bench_median(own, rounds);
+            res[i][t][1] = bench_median(blas, rounds);
+            ratio[i][t] = bench_median(ratios, rounds);
         }
         free_operands(&o);
     }

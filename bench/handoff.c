@@ -24,6 +24,7 @@
  * rounds out to watch it. */
 #include "core/threads.h"
 #include "kernels/gemm_own.h"
+#include "stats.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -40,16 +41,6 @@ static double now_ns(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-static double median(double *v, int n) {
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
-    return v[n / 2];
 }
 
 /* ---- ping-pong: the caller writes odd values, the partner even ---- */
@@ -81,7 +72,7 @@ static double ping_pong_ns(void) {
         batches[b] = (now_ns() - t0) / BATCH;
     }
     pthread_join(th, NULL);
-    return median(batches, TRIPS / BATCH);
+    return bench_median(batches, TRIPS / BATCH);
 }
 
 /* ---- the pool ---- */
@@ -110,7 +101,7 @@ static double paired_run_ns(void) {
         dc__parallel_for(paired_chunk, &p, 2, 2);
         runs[i] = now_ns() - t0;
     }
-    return median(runs, RUNS);
+    return bench_median(runs, RUNS);
 }
 
 #define N 64
@@ -134,7 +125,7 @@ static double product_ns(bool halves) {
             dc__sgemm_own(false, false, N, N, N, 1.0f, g_a, N, g_b, N, 0.0f, g_c, N);
         runs[i] = now_ns() - t0;
     }
-    return median(runs, RUNS);
+    return bench_median(runs, RUNS);
 }
 
 int main(int argc, char **argv) {

@@ -26,6 +26,7 @@
  * /usr/bin/time -v, which adds the peak RSS. --threads sets the library's
  * pool (dc_set_num_threads); without it the library default is used. */
 #include <deepcore/deepcore.h>
+#include "stats.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -209,11 +210,6 @@ static dc_status train_step(bench *b, double *loss_value) {
     return st;
 }
 
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 static int run_workload(const workload *w, const options *o) {
     long steps = o->steps > 0 ? o->steps : w->steps;
     long warmup = o->warmup >= 0 ? o->warmup : w->warmup;
@@ -239,7 +235,7 @@ static int run_workload(const workload *w, const options *o) {
     } else {
         double sum = 0.0;
         for (long i = 0; i < steps; i++) sum += ms[i];
-        qsort(ms, (size_t)steps, sizeof *ms, cmp_double);
+        qsort(ms, (size_t)steps, sizeof *ms, bench_cmp_double);
         double median = steps % 2 ? ms[steps / 2] : 0.5 * (ms[steps / 2 - 1] + ms[steps / 2]);
         printf("workload=%s impl=deepcore threads=%d steps=%ld mean_ms=%.4f median_ms=%.4f "
                "min_ms=%.4f loss0=%.5f loss=%.5f\n",

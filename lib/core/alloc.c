@@ -74,8 +74,9 @@ static void *g_ctx = NULL;
 
 /* Kept per thread: one shared counter took a locked add for every block
  * made and a locked subtraction for every block freed, which drain the
- * store buffer: about 13% of the tiny MLP's step (batch 1; perf). Each thread's counter is written by that
- * thread alone (a plain load and store, no lock) and read by
+ * store buffer: about 13% of the tiny MLP's step (batch 1; perf). Each
+ * thread's counter is written by that thread alone (a plain load and
+ * store, no lock) and read by
  * dc_live_allocations under g_live_lock; a block freed by another thread
  * than the one that made it leaves one counter high and the other low,
  * and the sum right. A thread's count joins g_live_shared when it exits;
