@@ -292,6 +292,70 @@ START_TEST(pool_measures_its_handoff) {
 }
 END_TEST
 
+/* The verdict on whether the pool's two threads share a core: unknown
+ * when the workers start, recorded, forgotten when they stop or
+ * DC_POOL_REMEASURE_NS later; a fast hand-off assumed for tests means
+ * two cores of their own, and an assumed hand-off does not expire. */
+START_TEST(pool_keeps_its_pair_verdict) {
+    TU_OK(dc_set_num_threads(2));
+    ck_assert_int_eq(dc__pool_pair_shares(), DC_PAIR_UNKNOWN);
+    dc__pool_note_pair_shares(DC_PAIR_SHARED);
+    ck_assert_int_eq(dc__pool_pair_shares(), DC_PAIR_SHARED);
+    dc__pool_assume_handoff_ns(5);
+    ck_assert_int_eq(dc__pool_pair_shares(), DC_PAIR_SEPARATE);
+    dc__pool_note_pair_shares(DC_PAIR_UNKNOWN);
+    ck_assert_int_eq(dc__pool_pair_shares(), DC_PAIR_UNKNOWN);
+    dc__pool_note_pair_shares(DC_PAIR_NO_VERDICT);
+    ck_assert_int_eq(dc__pool_pair_shares(), DC_PAIR_NO_VERDICT);
+    struct timespec wait = {DC_POOL_REMEASURE_NS / 1000000000 + 1, 0};
+    while (nanosleep(&wait, &wait) != 0) {
+    }
+    ck_assert_int_eq(dc__pool_pair_shares(), DC_PAIR_UNKNOWN);
+    ck_assert_int_eq(dc__pool_handoff_ns(), 5);
+    dc__pool_note_pair_shares(DC_PAIR_SHARED);
+    TU_OK(dc_set_num_threads(2));   /* workers stop: forgotten */
+    ck_assert_int_eq(dc__pool_pair_shares(), DC_PAIR_UNKNOWN);
+    TU_OK(dc_set_num_threads(0));
+}
+END_TEST
+
+/* A small product that the hand-off would split measures first whether
+ * the two threads share a core (gemm_own.c: they then run it as slowly
+ * as one). Forced here by pinning the process to one CPU before the
+ * workers start: the two threads then take turns on it, and the verdict
+ * must be "shared" whenever there is one. The product is right either
+ * way. */
+START_TEST(own_probe_sees_threads_sharing_a_cpu) {
+#ifdef __linux__
+    if (dc__gemm_cpu_isa() != DC_ISA_AVX512) return;   /* the only kernel with blocks */
+    cpu_set_t all, one;
+    ck_assert_int_eq(sched_getaffinity(0, sizeof all, &all), 0);
+    int home = -1;
+    for (int c = 0; c < CPU_SETSIZE && home < 0; c++)
+        if (CPU_ISSET(c, &all)) home = c;
+    CPU_ZERO(&one);
+    CPU_SET(home, &one);
+    ck_assert_int_eq(sched_setaffinity(0, sizeof one, &one), 0);
+    TU_OK(dc_set_num_threads(2));   /* workers start pinned too */
+    static const gemm_case square = {64, 64, 64, false, false, 0, 1.0f, 0.0f};
+    int verdicts = 0;
+    for (int rep = 0; rep < 20 && verdicts < 3; rep++) {
+        dc__pool_assume_handoff_ns(1);
+        dc__pool_note_pair_shares(DC_PAIR_UNKNOWN);
+        check_case(&square, false);
+        int shares = dc__pool_pair_shares();
+        ck_assert_int_ne(shares, DC_PAIR_UNKNOWN);   /* measured */
+        if (shares == DC_PAIR_NO_VERDICT) continue;   /* the worker never came */
+        verdicts++;
+        ck_assert_int_eq(shares, DC_PAIR_SHARED);
+    }
+    ck_assert_int_eq(sched_setaffinity(0, sizeof all, &all), 0);
+    TU_OK(dc_set_num_threads(0));
+    ck_assert_int_gt(verdicts, 0);
+#endif
+}
+END_TEST
+
 /* The same bits on any number of threads: work is split by rows or
  * columns of C, never along k (doc/threads.md relies on it). Small
  * products split too (a fast hand-off assumed). */
@@ -894,6 +958,7 @@ int main(void) {
     tcase_add_test(own, own_short_k_strips);
     tcase_add_test(own, own_small_products_on_two_threads);
     tcase_add_test(own, own_same_bits_on_any_thread_count);
+    tcase_add_test(own, own_probe_sees_threads_sharing_a_cpu);
     tcase_add_test(own, own_scales_only);
     tcase_add_test(own, own_by_hand);
     tcase_add_test(own, own_out_of_memory);
@@ -911,6 +976,7 @@ int main(void) {
     tcase_add_test(pool, pool_runs_each_chunk_once);
     tcase_add_test(pool, pool_runs_each_chunk_once_under_load);
     tcase_add_test(pool, pool_measures_its_handoff);
+    tcase_add_test(pool, pool_keeps_its_pair_verdict);
     tcase_add_test(pool, pool_starts_lazily_and_stops);
     tcase_add_test(pool, pool_shared_by_user_threads);
     tcase_add_test(pool, pool_survives_fork);

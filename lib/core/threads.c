@@ -118,17 +118,34 @@ static atomic_bool g_caller_sleeping;
 static atomic_bool g_stop;
 
 static atomic_int g_setting;   /* dc_set_num_threads' argument; 0: cores */
-/* measure_handoff's answer for the running workers; -1: not measured */
-static atomic_llong g_handoff_ns = -1;
+/* measure_handoff's answer for the running workers (-1: not measured)
+ * and the verdict noted by dc__pool_note_pair_shares, each
+ * good until the coarse_now_ns() after it (INT64_MAX: assumed by a test) */
+static atomic_llong g_handoff_ns = -1, g_handoff_until;
+static atomic_int g_pair_shares = DC_PAIR_UNKNOWN;
+static atomic_llong g_pair_until;
 static worker g_workers[POOL_MAX];
 static int g_started;          /* workers running, slots 1..g_started */
 static _Thread_local bool tl_in_run;
 static pthread_once_t g_atfork_once = PTHREAD_ONCE_INIT;
 
-static int64_t now_ns(void) {
+int64_t dc__now_ns(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* The clock of the measurements' expiry: a coarse one (a few ms) is
+ * plenty for DC_POOL_REMEASURE_NS and costs a few ns, not ~20, on the
+ * path of every small product on two threads. */
+static int64_t coarse_now_ns(void) {
+#ifdef CLOCK_MONOTONIC_COARSE
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+#else
+    return dc__now_ns();
+#endif
 }
 
 /* The CPUs the calling thread may run on (taskset, cgroups' cpusets;
@@ -217,7 +234,7 @@ static bool has_offer(worker *w) {
 
 /* Waits until w has an offer (true) or the pool stops (false). */
 static bool wait_for_offer(worker *w) {
-    int64_t until = now_ns() + WORKER_SPIN_NS;
+    int64_t until = dc__now_ns() + WORKER_SPIN_NS;
     for (unsigned i = 1;; i++) {
         if (has_offer(w)) return true;
         if (atomic_load(&g_stop)) return false;
@@ -226,7 +243,7 @@ static bool wait_for_offer(worker *w) {
              * caller, who read it to see the last run finished: taking
              * the next run then writes to a line this core owns. */
             if (i == 64) atomic_store_explicit(&w->taken, w->seen, memory_order_relaxed);
-            if (now_ns() > until) break;
+            if (dc__now_ns() > until) break;
         }
         cpu_relax();
     }
@@ -273,6 +290,7 @@ static void *worker_main(void *arg) {
 /* Stops and joins every worker. Caller holds g_run_lock. */
 static void stop_workers(void) {
     atomic_store(&g_handoff_ns, -1);   /* new workers may run elsewhere */
+    atomic_store(&g_pair_shares, DC_PAIR_UNKNOWN);
     if (g_started == 0) return;
     pthread_mutex_lock(&g_lock);
     atomic_store(&g_stop, true);
@@ -291,6 +309,7 @@ static void atfork_parent(void) { pthread_mutex_unlock(&g_run_lock); }
 static void atfork_child(void) {
     g_started = 0;
     atomic_store(&g_handoff_ns, -1);
+    atomic_store(&g_pair_shares, DC_PAIR_UNKNOWN);
     atomic_store(&g_sleepers, 0);
     atomic_store(&g_caller_sleeping, false);
     atomic_store(&g_stop, false);
@@ -366,9 +385,9 @@ static void settle_offer(worker *w, const run *r) {
         r->fn(r->ctx, w->slot, 0);
         return;
     }
-    int64_t until = now_ns() + CALLER_SPIN_NS;
+    int64_t until = dc__now_ns() + CALLER_SPIN_NS;
     for (unsigned i = 1; atomic_load_explicit(&w->finished, memory_order_acquire) != s; i++) {
-        if (i % 64 == 0 && now_ns() > until) {
+        if (i % 64 == 0 && dc__now_ns() > until) {
             pthread_mutex_lock(&g_lock);
             atomic_store(&g_caller_sleeping, true);   /* before finished is looked at again */
             while (atomic_load(&w->finished) != s) pthread_cond_wait(&g_done_cv, &g_lock);
@@ -403,10 +422,10 @@ static void handoff_chunk(void *ctx, int64_t chunk, int slot) {
     (void)slot;
     handoff_probe *p = ctx;
     if (chunk == 1) {
-        atomic_store(&p->started, now_ns());
+        atomic_store(&p->started, dc__now_ns());
         return;
     }
-    while (atomic_load(&p->started) == 0 && now_ns() < p->posted + 1000000) cpu_relax();
+    while (atomic_load(&p->started) == 0 && dc__now_ns() < p->posted + 1000000) cpu_relax();
 }
 
 /* The median time from posting a run to seeing worker 1 finish it, of
@@ -426,27 +445,48 @@ static int64_t measure_handoff(void) {
     int64_t t[HANDOFF_RUNS] = {0};
     atomic_llong next = 2;
     for (int i = -HANDOFF_WARMUP; i < HANDOFF_RUNS; i++) {
-        handoff_probe p = {.posted = now_ns()};
+        handoff_probe p = {.posted = dc__now_ns()};
         run r = {.fn = handoff_chunk, .ctx = &p, .nchunks = 2, .next = &next, .threads = 2};
         run_on_pool(&r);
-        if (i >= 0) t[i] = now_ns() - p.posted;
+        if (i >= 0) t[i] = dc__now_ns() - p.posted;
     }
     qsort(t, HANDOFF_RUNS, sizeof *t, cmp_ns);
     return t[HANDOFF_RUNS / 2];
 }
 
-void dc__pool_assume_handoff_ns(int64_t ns) { atomic_store(&g_handoff_ns, ns); }
+void dc__pool_assume_handoff_ns(int64_t ns) {
+    atomic_store(&g_handoff_ns, ns);
+    atomic_store(&g_handoff_until, INT64_MAX);
+    atomic_store(&g_pair_shares, DC_PAIR_SEPARATE);
+    atomic_store(&g_pair_until, INT64_MAX);
+}
+
+int dc__pool_pair_shares(void) {
+    int v = atomic_load(&g_pair_shares);
+    return coarse_now_ns() < atomic_load(&g_pair_until) ? v : DC_PAIR_UNKNOWN;
+}
+
+/* A verdict measured while dc_set_num_threads restarted the workers may
+ * be kept for the new ones: a slower or faster small product, never a
+ * wrong result (and dc_set_num_threads is for when no op runs). */
+void dc__pool_note_pair_shares(int verdict) {
+    atomic_store(&g_pair_until, coarse_now_ns() + DC_POOL_REMEASURE_NS);
+    atomic_store(&g_pair_shares, verdict);
+}
 
 int64_t dc__pool_handoff_ns(void) {
     if (tl_in_run) return INT64_MAX;   /* a run inside a run is serial */
     int64_t h = atomic_load(&g_handoff_ns);
-    if (h >= 0) return h;
-    if (dc__pool_threads() < 2 || pthread_mutex_trylock(&g_run_lock) != 0) return INT64_MAX;
+    if (h >= 0 && coarse_now_ns() < atomic_load(&g_handoff_until)) return h;
+    /* busy: the last answer, however old, if there is one */
+    if (dc__pool_threads() < 2 || pthread_mutex_trylock(&g_run_lock) != 0)
+        return h >= 0 ? h : INT64_MAX;
     if (dc__pool_threads() < 2) {   /* set to 1 since: start no worker */
         pthread_mutex_unlock(&g_run_lock);
         return INT64_MAX;
     }
     h = start_workers(2) < 2 ? INT64_MAX : measure_handoff();
+    atomic_store(&g_handoff_until, coarse_now_ns() + DC_POOL_REMEASURE_NS);
     atomic_store(&g_handoff_ns, h);
     pthread_mutex_unlock(&g_run_lock);
     return h;

@@ -18,15 +18,43 @@ typedef void (*dc__chunk_fn)(void *ctx, int64_t chunk, int slot);
 /* The threads a parallel run may use now (dc_get_num_threads()). */
 int dc__pool_threads(void);
 
+/* The pool's measurements of where its threads run are redone when
+ * asked after this long: a VM's host moves its vCPUs (this project's
+ * moved between cores close together, far apart and one core's two
+ * hardware threads within minutes), and a process lives longer. */
+#define DC_POOL_REMEASURE_NS ((int64_t)2000000000)
+
 /* How long (ns) a run takes to reach a worker and come back: the median
  * of a few runs that do nothing, measured when first asked after the
- * workers start (starting them if need be) and kept until they stop.
- * INT64_MAX inside a run (which would run serially), and, when not
- * measured yet, if the pool has fewer than two threads or is busy. For
- * deciding whether a small op is worth splitting. */
+ * workers start (starting them if need be) or DC_POOL_REMEASURE_NS after
+ * the last measurement, and forgotten when they stop. INT64_MAX inside a
+ * run (which would run serially), and, when never measured, if the pool
+ * has fewer than two threads or is busy (the last answer when there is
+ * one). For deciding whether a small op is worth splitting. */
 int64_t dc__pool_handoff_ns(void);
-/* For tests: dc__pool_handoff_ns answers ns until the workers stop. */
+/* For tests: dc__pool_handoff_ns answers ns, and dc__pool_pair_shares
+ * DC_PAIR_SEPARATE, until the workers stop; never measured again before
+ * that. */
 void dc__pool_assume_handoff_ns(int64_t ns);
+
+/* Whether the pool's first two threads share one core's arithmetic (two
+ * hardware threads of one core, which a VM's guest cannot see), as
+ * measured by the unit that cares (the GEMM, with its own kernel) and
+ * recorded with dc__pool_note_pair_shares. DC_PAIR_UNKNOWN when never
+ * recorded, DC_POOL_REMEASURE_NS after the last record (of any value)
+ * and after the workers stop: time to measure it. */
+enum {
+    DC_PAIR_UNKNOWN = -2,
+    DC_PAIR_NO_VERDICT = -1,   /* measured, but the pool was busy or a worker late */
+    DC_PAIR_SEPARATE = 0,
+    DC_PAIR_SHARED = 1
+};
+int dc__pool_pair_shares(void);
+/* Records a DC_PAIR_* value; DC_PAIR_UNKNOWN forgets the last (tests). */
+void dc__pool_note_pair_shares(int verdict);
+
+/* CLOCK_MONOTONIC in ns. */
+int64_t dc__now_ns(void);
 
 /* Runs fn(ctx, c, slot) once for every chunk c in 0..nchunks-1 on up to
  * min(threads, dc__pool_threads()) threads (the caller is one, slot 0)

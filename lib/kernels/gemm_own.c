@@ -17,6 +17,7 @@
 
 #include "../core/threads.h"
 
+#include <sched.h>
 #include <string.h>
 
 /* Below this many FLOPs a GEMM stays on the calling thread, and each
@@ -442,6 +443,98 @@ static int plan_threads(const sgemm_job *j) {
 #define FLOPS_PER_NS 200.0
 #define C_BYTES_PER_NS 100.0
 
+/* Whether the pool's first two threads share one core's FMA units. The
+ * VM can place its two vCPUs on the two hardware threads of one core,
+ * and the guest cannot tell (its topology shows two cores): then the
+ * FMA peak of two threads is that of one (223 GFLOP/s both, measured),
+ * and a small product split between them takes as long as on one plus
+ * the hand-off (64^3: 0.92 of OpenBLAS, which keeps it on one; 64 x 64
+ * x 32: 0.87). Measured once per start of the workers, with a 64^3
+ * block read in place PAIR_REPS times: on the caller alone, then on both
+ * threads at once (each its own C). Shared when the pair takes at least
+ * PAIR_SHARED times as long as one alone in the median of three rounds
+ * (measured here: 1.85 sharing a core; about 1.0 on two). No
+ * verdict (splitting as before) when the worker did not take part,
+ * the kernel has no block function or the buffers could not be had;
+ * about 0.5 ms. */
+#define PAIR_DIM 64
+#define PAIR_REPS 16
+#define PAIR_SHARED 1.4
+
+typedef struct pair_probe {
+    sgemm_job job;          /* C of chunk c at job.c + c * PAIR_DIM^2 */
+    atomic_bool worker_ran; /* a worker took chunk 1 */
+    int64_t start;          /* when the worker started: the caller has by then,
+                             * or shares its CPU (both count) */
+} pair_probe;
+
+static void pair_products(const sgemm_job *j, int64_t which) {
+    sgemm_job mine = *j;
+    mine.c = j->c + which * PAIR_DIM * PAIR_DIM;
+    for (int r = 0; r < PAIR_REPS; r++) run_in_place(&mine, 0, PAIR_DIM);
+}
+
+/* The caller's chunk waits for the worker's to start (a worker asleep
+ * may take tens of microseconds to wake here), so that the two run side
+ * by side, timed from the worker's start; if it never comes, the caller
+ * runs both and there is no verdict. */
+#define PAIR_WAIT_NS 1000000
+static void pair_chunk(void *ctx, int64_t chunk, int slot) {
+    pair_probe *p = ctx;
+    if (slot != 0) {
+        p->start = dc__now_ns();
+        atomic_store(&p->worker_ran, true);   /* releases start */
+    } else if (chunk == 0) {
+        int64_t give_up = dc__now_ns() + PAIR_WAIT_NS;
+        while (!atomic_load(&p->worker_ran) && dc__now_ns() < give_up)
+            sched_yield();   /* the worker may be waiting for this CPU */
+    }
+    pair_products(&p->job, chunk);
+}
+
+/* A DC_PAIR_* verdict other than DC_PAIR_UNKNOWN. */
+static int measure_pair_shares(const dc__sgemm_kernel *kn) {
+    const int64_t sq = PAIR_DIM * PAIR_DIM;
+    float *buf = dc__malloc(4 * (size_t)sq * sizeof(float));   /* A, B, two C */
+    if (!buf) return DC_PAIR_NO_VERDICT;
+    for (int64_t i = 0; i < 2 * sq; i++) buf[i] = (float)(i % 7) * 0.125f;
+    pair_probe p = {.job = {.kern = kn, .m = PAIR_DIM, .n = PAIR_DIM, .k = PAIR_DIM,
+                            .a = {buf, PAIR_DIM, 1}, .b = {buf + sq, PAIR_DIM, 1},
+                            .c = buf + 2 * sq, .rs_c = PAIR_DIM, .cs_c = 1,
+                            .alpha = 1.0f, .beta = 0.0f, .split_m = true}};
+    double ratio[3];
+    bool worker_ran = one_block_in_place(&p.job);   /* else no verdict */
+    for (int r = -1; r < 3 && worker_ran; r++) {   /* round -1 warms up */
+        int64_t t0 = dc__now_ns();
+        pair_products(&p.job, 0);
+        int64_t alone = dc__now_ns() - t0;
+        atomic_store(&p.worker_ran, false);
+        worker_ran = dc__parallel_for(pair_chunk, &p, 2, 2) == 2 && atomic_load(&p.worker_ran);
+        int64_t pair = dc__now_ns() - p.start;
+        if (r >= 0) ratio[r] = (double)pair / (double)(alone > 0 ? alone : 1);
+    }
+    dc__free(buf);
+    if (!worker_ran) return DC_PAIR_NO_VERDICT;
+    /* the median of the three rounds */
+    double lo = ratio[0] < ratio[1] ? ratio[0] : ratio[1];
+    double hi = ratio[0] < ratio[1] ? ratio[1] : ratio[0];
+    double median = ratio[2] < lo ? lo : ratio[2] > hi ? hi : ratio[2];
+    return median >= PAIR_SHARED ? DC_PAIR_SHARED : DC_PAIR_SEPARATE;
+}
+
+/* Whether the pool's first two threads share a core: the recorded
+ * verdict, else measured now (with kn) and recorded, no verdict
+ * included (a pool busy with other threads' runs would otherwise be
+ * probed at every product). */
+static bool pair_shares_core(const dc__sgemm_kernel *kn) {
+    int shares = dc__pool_pair_shares();
+    if (shares == DC_PAIR_UNKNOWN) {
+        shares = measure_pair_shares(kn);
+        dc__pool_note_pair_shares(shares);
+    }
+    return shares == DC_PAIR_SHARED;
+}
+
 static int small_product_threads(const sgemm_job *j) {
     double ns = 2.0 * (double)j->m * (double)j->n * (double)j->k / FLOPS_PER_NS;
     double store_ns = (double)j->m * (double)j->n * sizeof(float) / C_BYTES_PER_NS;
@@ -450,7 +543,8 @@ static int small_product_threads(const sgemm_job *j) {
      * pool answers INT64_MAX itself when it has one thread) */
     if (ns < 800.0 || j->m < 2 * j->kern->mr) return 1;
     double worth = j->k <= DC_SGEMM_SHORT_KC ? SHORT_K_HANDOFFS_WORTH : HANDOFFS_WORTH;
-    return ns >= worth * (double)dc__pool_handoff_ns() ? 2 : 1;
+    if (ns < worth * (double)dc__pool_handoff_ns()) return 1;
+    return pair_shares_core(j->kern) ? 1 : 2;
 }
 
 /* Runs the job with run_in_place when it is one block read in place: on
