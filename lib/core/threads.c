@@ -141,11 +141,10 @@ int64_t dc__now_ns(void) {
 static int64_t coarse_now_ns(void) {
 #ifdef CLOCK_MONOTONIC_COARSE
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-#else
-    return dc__now_ns();
+    if (clock_gettime(CLOCK_MONOTONIC_COARSE, &ts) == 0)
+        return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 #endif
+    return dc__now_ns();
 }
 
 /* The CPUs the calling thread may run on (taskset, cgroups' cpusets;
@@ -441,11 +440,12 @@ static int cmp_ns(const void *x, const void *y) {
 
 #define HANDOFF_WARMUP 8
 #define HANDOFF_RUNS 15
-static int64_t measure_handoff(void) {
+static int64_t measure_handoff(int64_t give_up) {
     int64_t t[HANDOFF_RUNS] = {0};
     atomic_llong next = 2;
     for (int i = -HANDOFF_WARMUP; i < HANDOFF_RUNS; i++) {
         handoff_probe p = {.posted = dc__now_ns()};
+        if (p.posted > give_up) return -1;
         run r = {.fn = handoff_chunk, .ctx = &p, .nchunks = 2, .next = &next, .threads = 2};
         run_on_pool(&r);
         if (i >= 0) t[i] = dc__now_ns() - p.posted;
@@ -461,9 +461,22 @@ void dc__pool_assume_handoff_ns(int64_t ns) {
     atomic_store(&g_pair_until, INT64_MAX);
 }
 
+bool dc__pool_in_run(void) { return tl_in_run; }
+
+/* A probe under way (dc__pool_claim_pair_probe) */
+#define PAIR_PROBING (-3)
+
 int dc__pool_pair_shares(void) {
     int v = atomic_load(&g_pair_shares);
+    if (v == PAIR_PROBING) return DC_PAIR_NO_VERDICT;
     return coarse_now_ns() < atomic_load(&g_pair_until) ? v : DC_PAIR_UNKNOWN;
+}
+
+bool dc__pool_claim_pair_probe(void) {
+    int v = atomic_load(&g_pair_shares);
+    if (v == PAIR_PROBING) return false;
+    if (v != DC_PAIR_UNKNOWN && coarse_now_ns() < atomic_load(&g_pair_until)) return false;
+    return atomic_compare_exchange_strong(&g_pair_shares, &v, PAIR_PROBING);
 }
 
 /* A verdict measured while dc_set_num_threads restarted the workers may
@@ -474,18 +487,25 @@ void dc__pool_note_pair_shares(int verdict) {
     atomic_store(&g_pair_shares, verdict);
 }
 
+/* A measurement redone (there is a last answer) gives up after this
+ * long: each of its runs may wait up to 1 ms for a worker whose CPU is
+ * busy elsewhere, and a small product should not stall ~20 ms for it. */
+#define HANDOFF_REMEASURE_MAX_NS 2000000
+
 int64_t dc__pool_handoff_ns(void) {
-    if (tl_in_run) return INT64_MAX;   /* a run inside a run is serial */
+    if (tl_in_run || dc__pool_threads() < 2) return INT64_MAX;   /* a run would be serial */
     int64_t h = atomic_load(&g_handoff_ns);
     if (h >= 0 && coarse_now_ns() < atomic_load(&g_handoff_until)) return h;
     /* busy: the last answer, however old, if there is one */
-    if (dc__pool_threads() < 2 || pthread_mutex_trylock(&g_run_lock) != 0)
-        return h >= 0 ? h : INT64_MAX;
+    if (pthread_mutex_trylock(&g_run_lock) != 0) return h >= 0 ? h : INT64_MAX;
     if (dc__pool_threads() < 2) {   /* set to 1 since: start no worker */
         pthread_mutex_unlock(&g_run_lock);
         return INT64_MAX;
     }
-    h = start_workers(2) < 2 ? INT64_MAX : measure_handoff();
+    int64_t was = atomic_load(&g_handoff_ns);   /* -1 if the workers stopped meanwhile */
+    int64_t give_up = was >= 0 ? dc__now_ns() + HANDOFF_REMEASURE_MAX_NS : INT64_MAX;
+    h = start_workers(2) < 2 ? INT64_MAX : measure_handoff(give_up);
+    if (h < 0) h = was;   /* gave up: keep the last, try again later */
     atomic_store(&g_handoff_until, coarse_now_ns() + DC_POOL_REMEASURE_NS);
     atomic_store(&g_handoff_ns, h);
     pthread_mutex_unlock(&g_run_lock);

@@ -33,8 +33,8 @@ int dc__pool_threads(void);
  * one). For deciding whether a small op is worth splitting. */
 int64_t dc__pool_handoff_ns(void);
 /* For tests: dc__pool_handoff_ns answers ns, and dc__pool_pair_shares
- * DC_PAIR_SEPARATE, until the workers stop; never measured again before
- * that. */
+ * DC_PAIR_SEPARATE, until the workers stop (or a test notes another
+ * verdict); never measured again before that. */
 void dc__pool_assume_handoff_ns(int64_t ns);
 
 /* Whether the pool's first two threads share one core's arithmetic (two
@@ -52,6 +52,15 @@ enum {
 int dc__pool_pair_shares(void);
 /* Records a DC_PAIR_* value; DC_PAIR_UNKNOWN forgets the last (tests). */
 void dc__pool_note_pair_shares(int verdict);
+/* Whether the caller may measure the verdict now (true for one thread
+ * at a time, which then notes what it found): there is none, or it is
+ * out of date. Meanwhile dc__pool_pair_shares answers DC_PAIR_NO_VERDICT. */
+bool dc__pool_claim_pair_probe(void);
+
+/* Whether the calling thread is inside a run of the pool's threads (a
+ * worker, or the caller of a run given to workers; not a run made
+ * serial). */
+bool dc__pool_in_run(void);
 
 /* CLOCK_MONOTONIC in ns. */
 int64_t dc__now_ns(void);

@@ -449,21 +449,29 @@ static int plan_threads(const sgemm_job *j) {
  * FMA peak of two threads is that of one (223 GFLOP/s both, measured),
  * and a small product split between them takes as long as on one plus
  * the hand-off (64^3: 0.92 of OpenBLAS, which keeps it on one; 64 x 64
- * x 32: 0.87). Measured once per start of the workers, with a 64^3
- * block read in place PAIR_REPS times: on the caller alone, then on both
- * threads at once (each its own C). Shared when the pair takes at least
- * PAIR_SHARED times as long as one alone in the median of three rounds
- * (measured here: 1.85 sharing a core; about 1.0 on two). No
- * verdict (splitting as before) when the worker did not take part,
- * the kernel has no block function or the buffers could not be had;
- * about 0.5 ms. */
+ * x 32: 0.87). Measured when the pool has no verdict (at the start of
+ * its workers, and DC_POOL_REMEASURE_NS after the last), by one thread
+ * at a time, with a 64^3 block read in place PAIR_REPS times: on the
+ * caller alone, then on both threads at once (each its own C), three
+ * rounds after a warm-up. Shared when the pair's median takes at least
+ * PAIR_SHARED times as long as the fastest alone (measured here: 1.85
+ * sharing a core, about 1.0 on two; the fastest, because a worker
+ * spinning after the last pair may share the caller's CPU for a while).
+ * No verdict (splitting as before) when the worker did not run its half
+ * beside the caller's. About 0.5 ms. */
 #define PAIR_DIM 64
 #define PAIR_REPS 16
 #define PAIR_SHARED 1.4
 
+/* A, B and the two C of the probe: one probe at a time
+ * (dc__pool_claim_pair_probe), and no allocation, which could fail and
+ * record an error in the middle of a product that succeeds. */
+static float g_pair_buf[4 * PAIR_DIM * PAIR_DIM] __attribute__((aligned(64)));
+
 typedef struct pair_probe {
     sgemm_job job;          /* C of chunk c at job.c + c * PAIR_DIM^2 */
     atomic_bool worker_ran; /* a worker took chunk 1 */
+    bool side_by_side;      /* ... and had started when the caller began its own */
     int64_t start;          /* when the worker started: the caller has by then,
                              * or shares its CPU (both count) */
 } pair_probe;
@@ -476,18 +484,20 @@ static void pair_products(const sgemm_job *j, int64_t which) {
 
 /* The caller's chunk waits for the worker's to start (a worker asleep
  * may take tens of microseconds to wake here), so that the two run side
- * by side, timed from the worker's start; if it never comes, the caller
- * runs both and there is no verdict. */
+ * by side, timed from the worker's start. It does not wait when the run
+ * is serial (the pool busy with another thread's run): no worker will
+ * come. */
 #define PAIR_WAIT_NS 1000000
 static void pair_chunk(void *ctx, int64_t chunk, int slot) {
     pair_probe *p = ctx;
     if (slot != 0) {
         p->start = dc__now_ns();
         atomic_store(&p->worker_ran, true);   /* releases start */
-    } else if (chunk == 0) {
+    } else if (chunk == 0 && dc__pool_in_run()) {
         int64_t give_up = dc__now_ns() + PAIR_WAIT_NS;
         while (!atomic_load(&p->worker_ran) && dc__now_ns() < give_up)
             sched_yield();   /* the worker may be waiting for this CPU */
+        p->side_by_side = atomic_load(&p->worker_ran);
     }
     pair_products(&p->job, chunk);
 }
@@ -495,40 +505,41 @@ static void pair_chunk(void *ctx, int64_t chunk, int slot) {
 /* A DC_PAIR_* verdict other than DC_PAIR_UNKNOWN. */
 static int measure_pair_shares(const dc__sgemm_kernel *kn) {
     const int64_t sq = PAIR_DIM * PAIR_DIM;
-    float *buf = dc__malloc(4 * (size_t)sq * sizeof(float));   /* A, B, two C */
-    if (!buf) return DC_PAIR_NO_VERDICT;
+    float *buf = g_pair_buf;
     for (int64_t i = 0; i < 2 * sq; i++) buf[i] = (float)(i % 7) * 0.125f;
     pair_probe p = {.job = {.kern = kn, .m = PAIR_DIM, .n = PAIR_DIM, .k = PAIR_DIM,
                             .a = {buf, PAIR_DIM, 1}, .b = {buf + sq, PAIR_DIM, 1},
                             .c = buf + 2 * sq, .rs_c = PAIR_DIM, .cs_c = 1,
                             .alpha = 1.0f, .beta = 0.0f, .split_m = true}};
-    double ratio[3];
-    bool worker_ran = one_block_in_place(&p.job);   /* else no verdict */
-    for (int r = -1; r < 3 && worker_ran; r++) {   /* round -1 warms up */
+    if (!one_block_in_place(&p.job)) return DC_PAIR_NO_VERDICT;
+    double pair[3];
+    int64_t fastest = INT64_MAX;
+    for (int r = -1; r < 3; r++) {   /* round -1 warms up */
         int64_t t0 = dc__now_ns();
         pair_products(&p.job, 0);
         int64_t alone = dc__now_ns() - t0;
         atomic_store(&p.worker_ran, false);
-        worker_ran = dc__parallel_for(pair_chunk, &p, 2, 2) == 2 && atomic_load(&p.worker_ran);
-        int64_t pair = dc__now_ns() - p.start;
-        if (r >= 0) ratio[r] = (double)pair / (double)(alone > 0 ? alone : 1);
+        p.side_by_side = false;
+        dc__parallel_for(pair_chunk, &p, 2, 2);
+        if (!p.side_by_side) return DC_PAIR_NO_VERDICT;
+        if (r < 0) continue;
+        pair[r] = (double)(dc__now_ns() - p.start);
+        if (alone < fastest) fastest = alone;
     }
-    dc__free(buf);
-    if (!worker_ran) return DC_PAIR_NO_VERDICT;
-    /* the median of the three rounds */
-    double lo = ratio[0] < ratio[1] ? ratio[0] : ratio[1];
-    double hi = ratio[0] < ratio[1] ? ratio[1] : ratio[0];
-    double median = ratio[2] < lo ? lo : ratio[2] > hi ? hi : ratio[2];
-    return median >= PAIR_SHARED ? DC_PAIR_SHARED : DC_PAIR_SEPARATE;
+    double lo = pair[0] < pair[1] ? pair[0] : pair[1];
+    double hi = pair[0] < pair[1] ? pair[1] : pair[0];
+    double median = pair[2] < lo ? lo : pair[2] > hi ? hi : pair[2];
+    return median >= PAIR_SHARED * (double)(fastest > 0 ? fastest : 1) ? DC_PAIR_SHARED
+                                                                       : DC_PAIR_SEPARATE;
 }
 
 /* Whether the pool's first two threads share a core: the recorded
- * verdict, else measured now (with kn) and recorded, no verdict
- * included (a pool busy with other threads' runs would otherwise be
- * probed at every product). */
+ * verdict; else measured now (with kn) and recorded, no verdict included
+ * (retried DC_POOL_REMEASURE_NS later, not at every product), unless
+ * another thread is measuring it (then: not known, split as before). */
 static bool pair_shares_core(const dc__sgemm_kernel *kn) {
     int shares = dc__pool_pair_shares();
-    if (shares == DC_PAIR_UNKNOWN) {
+    if (shares == DC_PAIR_UNKNOWN && dc__pool_claim_pair_probe()) {
         shares = measure_pair_shares(kn);
         dc__pool_note_pair_shares(shares);
     }
@@ -540,7 +551,7 @@ static int small_product_threads(const sgemm_job *j) {
     double store_ns = (double)j->m * (double)j->n * sizeof(float) / C_BYTES_PER_NS;
     if (store_ns > ns) ns = store_ns;
     /* under 0.8 us no hand-off seen here would pay: no need to ask (the
-     * pool answers INT64_MAX itself when it has one thread) */
+     * pool answers INT64_MAX itself when it has one thread or is in a run) */
     if (ns < 800.0 || j->m < 2 * j->kern->mr) return 1;
     double worth = j->k <= DC_SGEMM_SHORT_KC ? SHORT_K_HANDOFFS_WORTH : HANDOFFS_WORTH;
     if (ns < worth * (double)dc__pool_handoff_ns()) return 1;
