@@ -330,6 +330,19 @@ int main(int argc, char **argv) {
         }
         printf("FMA peak, %d thread%s: %.1f GFLOP/s\n", nthreads[t], t ? "s" : "", peak[t]);
     }
+    /* Where the VM runs the two threads, which decides the two-thread
+     * column of small products (doc/design.md): a peak not doubled means
+     * one core's two hardware threads. */
+    dc_set_num_threads(2);
+    int64_t handoff = dc__pool_handoff_ns();
+    dc_set_num_threads(1);
+    printf("two threads: %s (FMA peak %.2fx one's); ",
+           peak[1] < 1.3 * peak[0] ? "one core's two hardware threads" : "separate cores",
+           peak[1] / peak[0]);
+    if (handoff == INT64_MAX)
+        printf("the pool has no second thread\n");
+    else
+        printf("the pool's hand-off %.2f us\n", (double)handoff / 1000.0);
 
     /* res[shape][thread count][0 ours, 1 cblas]: medians over the rounds;
      * ratio[shape][thread count]: the median of the rounds' ratios. Shape
