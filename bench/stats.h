@@ -12,8 +12,8 @@ static inline int bench_cmp_double(const void *x, const void *y) {
 
 /* The median of n values (sorts them; the mean of the middle two when n
  * is even). */
-static inline double bench_median(double *v, int n) {
-    qsort(v, (size_t)n, sizeof *v, bench_cmp_double);
+static inline double bench_median(double *v, size_t n) {
+    qsort(v, n, sizeof *v, bench_cmp_double);
     return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 

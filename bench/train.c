@@ -235,8 +235,7 @@ static int run_workload(const workload *w, const options *o) {
     } else {
         double sum = 0.0;
         for (long i = 0; i < steps; i++) sum += ms[i];
-        qsort(ms, (size_t)steps, sizeof *ms, bench_cmp_double);
-        double median = steps % 2 ? ms[steps / 2] : 0.5 * (ms[steps / 2 - 1] + ms[steps / 2]);
+        double median = bench_median(ms, (size_t)steps);   /* sorts: ms[0] is the least */
         printf("workload=%s impl=deepcore threads=%d steps=%ld mean_ms=%.4f median_ms=%.4f "
                "min_ms=%.4f loss0=%.5f loss=%.5f\n",
                w->name, dc_get_num_threads(), steps, sum / (double)steps, median, ms[0], loss0,
