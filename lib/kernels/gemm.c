@@ -256,8 +256,15 @@ dc_status dc__gemm(dc_dtype dtype, bool trans_a, bool trans_b, int64_t m, int64_
     double mnk = (double)m * (double)n * (double)k;
     bool own_f32 = dtype == DC_F32 && (backend == DC_GEMM_OWN ||
                                         (backend == DC_GEMM_AUTO && auto_picks_own(m, n, k)));
-    if (backend == DC_GEMM_AUTO && mnk <= TINY_PRODUCT &&
-        (!own_f32 || (trans_b && mnk < TINY_DOTS))) {
+    /* C = beta * C, A and B never read, as BLAS specifies: cblas is not
+     * asked, since OpenBLAS 0.3.21's small-matrix DGEMM kernels for
+     * SkylakeX multiply A by B even with alpha 0 (NaN there reached C on
+     * an Intel host with AVX-512, 2026-11-29), and its SGEMM ones
+     * mishandled k 0 before (OpenBLAS issue 2914). Ours handles both. */
+    bool scale_only = alpha == 0 || k <= 0;
+    if ((scale_only && !own_f32) ||
+        (backend == DC_GEMM_AUTO && mnk <= TINY_PRODUCT &&
+         (!own_f32 || (trans_b && mnk < TINY_DOTS)))) {
         if (dtype == DC_F32)
             tiny_sgemm(trans_a, trans_b, m, n, k, (float)alpha, a, lda, b, ldb, (float)beta, c,
                        ldc);
