@@ -427,21 +427,27 @@ static int plan_threads(const sgemm_job *j) {
 
 /* A product read in place that plan_threads keeps on one thread goes to
  * two when one thread would take at least HANDOFFS_WORTH times the pool's
- * hand-off (dc__pool_handoff_ns: a run reaching a worker and coming
- * back), the time estimated from its FMAs at about FLOPS_PER_NS or its
- * stores of C at about C_BYTES_PER_NS, whichever is longer. The hand-off
- * between this machine's two vCPUs depends on where the VM runs them.
- * Seen at 0.3 us (two threads against one: 64^3 1.55 us against 2.45,
- * 64 x 64 x 32 0.89 against 1.25, 128 x 256 x 10 2.4 against 3.3,
- * 128 x 10 x 256 3.7 against 6.2) and at ~1 us (a line took ~275 ns
- * between the cores instead of ~75): then two halves of a 64^3 took
- * 2.0-2.2 us, and those of 128 x 256 x 10 4.8, the worker's half of C
- * storing at half the caller's speed. Hence more hand-offs' worth for
- * short k, where storing C takes the time. */
-#define HANDOFFS_WORTH 4.0
+ * hand-off h (dc__pool_handoff_ns: a run reaching a worker and coming
+ * back), the time t1 estimated from its FMAs at about FLOPS_PER_NS or its
+ * stores of C at about C_BYTES_PER_NS, whichever is longer. Split, it
+ * takes about t1 / 2 + c * h, which pays while t1 > 2c * h. The hand-off
+ * and c depend on where the VM runs its two vCPUs:
+ *  - h 0.6-0.7 us (a line ~60 ns between the cores; 2026-11-29): c 0.85
+ *    (64^3: 1.9 us against 2.6 on one thread), 0.9 (64 x 64 x 32), 1.1
+ *    (48^3, 96 x 96 x 32); short k 0.9 (64 x 784 x 1: 2.6 against 3.9),
+ *    1.0 (25 x 784 x 6 TN), 1.15 (200 x 300 x 3), 1.3 (128 x 10 x 256);
+ *  - h ~0.3 us: 64^3 1.55 against 2.45, 128 x 10 x 256 3.7 against 6.2;
+ *  - h ~1 us (a line ~275 ns): c 0.9 (64^3 2.0-2.2 against 2.45), but
+ *    ~3 with short k (128 x 256 x 10: 4.8 against 3.3), the worker's half
+ *    of C storing at half the caller's speed.
+ * Hence 3 hand-offs' worth (c up to 1.5), and 6 for short k, where
+ * storing C takes the time. One thread stores C at 39-51 bytes a ns
+ * here (64 x 784 x 1, 25 x 784 x 6, 200 x 300 x 3): at 100 the short-k
+ * products looked twice as quick as they are and never split. */
+#define HANDOFFS_WORTH 3.0
 #define SHORT_K_HANDOFFS_WORTH 6.0
 #define FLOPS_PER_NS 200.0
-#define C_BYTES_PER_NS 100.0
+#define C_BYTES_PER_NS 50.0
 
 /* Whether the pool's first two threads share one core's FMA units. The
  * VM can place its two vCPUs on the two hardware threads of one core,
