@@ -140,7 +140,7 @@ void dc_module_release(dc_module *m) {
         dc__fail(DC_E_INVALID, "dc_module_release: not a live module (released twice?)");
         return;
     }
-    if (atomic_fetch_sub(&m->refcount, 1) != 1) return;
+    if (!dc__drop_ref(&m->refcount)) return;
     free_flat(m);
     for (int64_t i = 0; i < m->n_own; i++) {
         dc__free(m->own[i].name);

@@ -301,7 +301,7 @@ void dc_optim_release(dc_optim *opt) {
         dc__fail(DC_E_INVALID, "dc_optim_release: 'opt' is not a live optimizer");
         return;
     }
-    if (atomic_fetch_sub(&opt->refcount, 1) == 1) optim_free(opt);
+    if (dc__drop_ref(&opt->refcount)) optim_free(opt);
 }
 
 dc_status dc_optim_add_group(dc_optim *opt, dc_tensor *const *params, int n, double lr,

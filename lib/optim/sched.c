@@ -284,7 +284,7 @@ void dc_sched_release(dc_sched *s) {
         dc__fail(DC_E_INVALID, "dc_sched_release: 's' is not a live schedule");
         return;
     }
-    if (atomic_fetch_sub(&s->refcount, 1) != 1) return;
+    if (!dc__drop_ref(&s->refcount)) return;
     for (int i = 0; i < s->nsub; i++) dc_sched_release(s->subs[i]);
     dc__free(s->subs);
     dc__free(s->milestones);
