@@ -597,6 +597,16 @@ START_TEST(dispatch_f64_and_alpha_zero) {
                         ck_assert_msg(c[i * ldc + j] == 1.0, "f64 alpha 0 layout %d: %g",
                                       layout, c[i * ldc + j]);
                     }
+                /* k 0: C = beta * C, alpha (NaN here) never reaching C */
+                TU_OK(dc__gemm(DC_F32, ta, tb, m, n, 0, NAN, af, lda, bf, ldb, -2.0, cf, ldc));
+                TU_OK(dc__gemm(DC_F64, ta, tb, m, n, 0, NAN, a, lda, b, ldb, -2.0, c, ldc));
+                for (int64_t i = 0; i < m; i++)
+                    for (int64_t j = 0; j < n; j++) {
+                        ck_assert_msg(cf[i * ldc + j] == -2.0f, "f32 k 0 layout %d: %g",
+                                      layout, (double)cf[i * ldc + j]);
+                        ck_assert_msg(c[i * ldc + j] == -2.0, "f64 k 0 layout %d: %g",
+                                      layout, c[i * ldc + j]);
+                    }
             }
     }
     TU_OK(dc_set_gemm_backend(saved));

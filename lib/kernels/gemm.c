@@ -96,14 +96,19 @@ dc_gemm_backend dc_get_gemm_backend(void) {
  * 1 TN went from 150 to 100 ns, its elements no longer reading op(A) and
  * op(B) through per-element transposition tests). With B transposed, its
  * rows run along k: dot products. alpha 0 reads neither A nor B (NaN or
- * Inf there does not reach C), as BLAS. */
+ * Inf there does not reach C), and k 0 leaves alpha out, as BLAS. */
 #define TINY_COLS 64
 #define TINY_GEMM(NAME, T)                                                           \
     static void NAME(bool ta, bool tb, int64_t m, int64_t n, int64_t k, T alpha,      \
                      const T *a, int64_t lda, const T *b, int64_t ldb, T beta, T *c,   \
                      int64_t ldc) {                                                  \
         int64_t ars = ta ? 1 : lda, acs = ta ? lda : 1;                              \
-        if (alpha == 0) k = 0;   /* C = beta * C: acc stays 0 */                    \
+        if (alpha == 0 || k <= 0) { /* C = beta * C: alpha never reaches C */       \
+            for (int64_t i = 0; i < m; i++)                                          \
+                for (int64_t j = 0; j < n; j++)                                      \
+                    c[i * ldc + j] = beta == 0 ? 0 : beta * c[i * ldc + j];          \
+            return;                                                                  \
+        }                                                                            \
         for (int64_t i = 0; i < m; i++) {                                            \
             T *ci = c + i * ldc;                                                     \
             for (int64_t j0 = 0; j0 < n; j0 += TINY_COLS) {                          \
