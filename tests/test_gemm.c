@@ -210,8 +210,8 @@ START_TEST(own_many_threads) {
 END_TEST
 
 /* Two blocks of rows, two of columns and two slices of k, A packed: the
- * packed A blocks of a slice are made at the first block of columns and
- * kept for the second (keep_a in gemm_own.c). */
+ * packed A blocks of a slice are made at its start and kept for both
+ * blocks of columns (keep_a in gemm_own.c). */
 START_TEST(own_keeps_packed_a) {
     for (int isa = 0; isa <= (int)dc__gemm_cpu_isa(); isa++) {
         TU_OK(dc__gemm_force_isa(isa));
@@ -226,6 +226,30 @@ START_TEST(own_keeps_packed_a) {
          * own rows' blocks (A packed: its rows padded to 4 KiB apart) */
         gemm_case rows = {600, 544, 64, false, false, 960, 1.0f, 0.0f};
         check_case(&rows, false);
+    }
+    TU_OK(dc__gemm_force_isa(-1));
+    TU_OK(dc_set_num_threads(0));
+}
+END_TEST
+
+/* Operands over 1 MiB read across their steps of k (COLD_BYTES in
+ * gemm_own.c), which the driver packs in groups of steps across all
+ * panels instead of reading them in place: op(A) = A^T (1.1 MB) kept
+ * for a share's two blocks of rows, and op(B) with rows contiguous (1.3
+ * MB), with slices of 384, 384 and 332 steps (not a whole group) and a
+ * last, partial panel of columns; split by rows and by columns. */
+START_TEST(own_packs_cold_operands) {
+    for (int isa = 0; isa <= (int)dc__gemm_cpu_isa(); isa++) {
+        TU_OK(dc__gemm_force_isa(isa));
+        for (int threads = 1; threads <= 2; threads++) {
+            TU_OK(dc_set_num_threads(threads));
+            gemm_case tn = {250, 300, 1100, true, false, 3, 1.0f, 0.5f};
+            check_case(&tn, false);
+            gemm_case nn = {100, 310, 1100, false, false, 0, -0.5f, 0.0f};
+            check_case(&nn, false);
+            gemm_case wide = {60, 700, 1100, true, false, 0, 1.0f, 1.0f};
+            check_case(&wide, false);
+        }
     }
     TU_OK(dc__gemm_force_isa(-1));
     TU_OK(dc_set_num_threads(0));
@@ -981,6 +1005,7 @@ int main(void) {
     tcase_add_loop_test(own, own_matches_reference, 0, 2 * (DC_ISA_AVX512 + 1));
     tcase_add_test(own, own_many_threads);
     tcase_add_test(own, own_keeps_packed_a);
+    tcase_add_test(own, own_packs_cold_operands);
     tcase_add_test(own, own_short_k_strips);
     tcase_add_test(own, own_small_products_on_two_threads);
     tcase_add_test(own, own_same_bits_on_any_thread_count);

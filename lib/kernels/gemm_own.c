@@ -92,6 +92,8 @@ const char *dc__gemm_kernel_name(void) { return kernel_for(dc__gemm_isa())->name
 /* Packing                                                           */
 /* ---------------------------------------------------------------- */
 
+static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
+
 /* A matrix read through strides: element (i, j) at p[i * rs + j * cs]. */
 typedef struct smat {
     const float *p;
@@ -146,14 +148,34 @@ static int tile_rows(const dc__sgemm_kernel *kn, int64_t mc, int64_t ir) {
     return dc__sgemm_tile_rows(kn->mr, kn->reads_in_place, mc, ir);
 }
 
-/* An mc x kc block of op(A) (from a's top-left) into panels of
- * tile_rows rows; the panel of rows from ir starts at dst + ir * kc. */
-static void pack_a(const dc__sgemm_kernel *kn, const smat *a, int64_t mc, int64_t kc,
-                   float *dst) {
-    for (int64_t i = 0, rows = 0; i < mc; i += rows) {
-        rows = tile_rows(kn, mc, i);
-        pack_panel(kn, smat_at(a, i, 0), a->rs, a->cs, (int)rows, kc,
-                   panel_width(kn, (int)rows, kn->mr, true), dst + i * kc);
+/* Steps of k that pack_a_rows and pack_b copy across all their panels
+ * before the next steps, when a step's values lie in one run of memory
+ * (op(A)'s rows adjacent, op(B)'s columns): each step is then read as one
+ * run of the block's width, which the prefetchers follow from L3 or
+ * memory. Panel by panel, a step was read as many short runs a panel
+ * apart, each a miss: with B evicted from cache, 128 x 512 x 2048 TN
+ * took 1.3-1.5 ms on two threads packing B by panels, 1.09-1.12 in groups
+ * of 16 steps (1, 4, 32, 64 and all 384: 1.27, 1.13, 1.14, 1.11, 1.27);
+ * from cache 0.86-0.89 by panels, 0.82-0.83 in groups. */
+#define PACK_GROUP_KC 16
+
+/* rows x kc of op(A) (from a's top-left) as consecutive blocks of up to
+ * mc rows, each in panels of tile_rows rows: the panel of rows from i
+ * (within the block from ic) starts at dst + (ic + i) * kc. */
+static void pack_a_rows(const dc__sgemm_kernel *kn, const smat *a, int64_t rows, int64_t mc,
+                        int64_t kc, float *dst) {
+    int64_t group = a->rs == 1 ? PACK_GROUP_KC : kc;
+    for (int64_t p = 0; p < kc; p += group) {
+        int64_t steps = min64(group, kc - p);
+        for (int64_t ic = 0; ic < rows; ic += mc) {
+            int64_t block = min64(mc, rows - ic);
+            for (int64_t i = 0, tile = 0; i < block; i += tile) {
+                tile = tile_rows(kn, block, i);
+                int w = panel_width(kn, (int)tile, kn->mr, true);
+                pack_panel(kn, smat_at(a, ic + i, p), a->rs, a->cs, (int)tile, steps, w,
+                           dst + (ic + i) * kc + p * w);
+            }
+        }
     }
 }
 
@@ -162,10 +184,15 @@ static void pack_a(const dc__sgemm_kernel *kn, const smat *a, int64_t mc, int64_
 static void pack_b(const dc__sgemm_kernel *kn, const smat *b, int64_t kc, int64_t nc,
                    float *dst) {
     int nr = kn->nr;
-    for (int64_t j = 0; j < nc; j += nr, dst += nr * kc) {
-        int cols = (int)(nc - j < nr ? nc - j : nr);
-        pack_panel(kn, smat_at(b, 0, j), b->cs, b->rs, cols, kc,
-                   panel_width(kn, cols, nr, false), dst);
+    int64_t group = b->cs == 1 ? PACK_GROUP_KC : kc;
+    for (int64_t p = 0; p < kc; p += group) {
+        int64_t steps = min64(group, kc - p);
+        float *panel = dst;
+        for (int64_t j = 0; j < nc; j += nr, panel += nr * kc) {
+            int cols = (int)(nc - j < nr ? nc - j : nr);
+            int w = panel_width(kn, cols, nr, false);
+            pack_panel(kn, smat_at(b, p, j), b->cs, b->rs, cols, steps, w, panel + p * w);
+        }
     }
 }
 
@@ -185,9 +212,9 @@ typedef struct sgemm_job {
     float *buf;                 /* per thread: A block then B block */
     int64_t buf_a, buf_b;       /* floats of each, multiples of 16 */
     bool keep_a;                /* buf_a holds all of a share's packed rows (keep_a_blocks) */
+    bool a_cold, b_cold;        /* op(A), op(B) larger than COLD_BYTES */
 } sgemm_job;
 
-static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
 static int64_t round_up(int64_t x, int64_t to) { return (x + to - 1) / to * to; }
 
 /* A panel meeting at most this many panels of the other operand is read
@@ -206,12 +233,33 @@ static bool cache_friendly(int64_t stride, int64_t kc) {
     return kc <= SHALLOW_KC && (stride * (int64_t)sizeof(float)) % 4096 != 0;
 }
 
-/* op(A)'s block (mc x kc, used by nc columns) can be read in place: rows
- * adjacent or contiguous along k, and packing would not pay. */
-static bool a_in_place(const dc__sgemm_kernel *kn, const smat *a, int64_t kc, int64_t nc) {
+/* Read in place across its steps of k (op(A)'s rows adjacent, op(B)'s
+ * columns contiguous), a block is a short run of every step, a whole
+ * row of the matrix apart: fine from L1 or L2, but from L3 or memory
+ * each run is a miss that the prefetchers do not see coming. An operand
+ * larger than COLD_BYTES is unlikely to be in cache when it is read: in
+ * a training step a weight gradient dY^T X (k the batch) reads X written
+ * in the forward pass, and dY written by both threads. Such an operand
+ * is packed, its steps read whole (pack_a_rows, pack_b), unless only a
+ * few panels of the other operand meet it. 128 x 512 x 2048 TN with B
+ * evicted from cache: 1.48-1.50 ms on two threads in place, 1.10-1.15
+ * packed (0.83-0.87 either way from cache), and 1.43-1.53 in place in the
+ * GPT's step (bench/train); 512 x 128 x 2048 TN with A evicted: 1.40-1.57
+ * in place, 1.08-1.13 packed. */
+#define COLD_BYTES ((int64_t)1 << 20)
+static bool maybe_cold(int64_t rows, int64_t cols) {
+    return rows * cols * (int64_t)sizeof(float) > COLD_BYTES;
+}
+
+/* op(A)'s block (mc x kc, used by nc columns; cold: the whole op(A)
+ * maybe_cold) can be read in place: rows adjacent or contiguous along k,
+ * and packing would not pay. */
+static bool a_in_place(const dc__sgemm_kernel *kn, const smat *a, int64_t kc, int64_t nc,
+                       bool cold) {
     if (!kn->reads_in_place || (a->rs != 1 && a->cs != 1)) return false;
-    return nc <= IN_PLACE_MAX_USES * kn->nr ||
-           cache_friendly(a->rs == 1 ? a->cs : a->rs, kc);
+    if (nc <= IN_PLACE_MAX_USES * kn->nr) return true;
+    if (a->rs == 1 && cold && kc > DC_SGEMM_SHORT_KC) return false;
+    return cache_friendly(a->rs == 1 ? a->cs : a->rs, kc);
 }
 
 /* op(B)'s block (kc x nc, used by rows rows) can be read in place: columns
@@ -224,11 +272,13 @@ static bool a_in_place(const dc__sgemm_kernel *kn, const smat *a, int64_t kc, in
  * C take the time (200 x 300 x 3 NN, B's rows off cache lines: 6.0 us
  * packed, 4.9 in place; AVX2 unchanged on nine short-k shapes). */
 #define SPLIT_LOADS_MAX_ROWS 128
-static bool b_in_place(const dc__sgemm_kernel *kn, const smat *b, int64_t kc, int64_t rows) {
+static bool b_in_place(const dc__sgemm_kernel *kn, const smat *b, int64_t kc, int64_t rows,
+                       bool cold) {
     if (!kn->reads_in_place || b->cs != 1) return false;
+    if (rows <= IN_PLACE_MAX_USES * kn->mr || kc <= DC_SGEMM_SHORT_KC) return true;
+    if (cold) return false;   /* across its steps of k: see COLD_BYTES */
     bool lines = (uintptr_t)b->p % 64 == 0 && (b->rs * (int64_t)sizeof(float)) % 64 == 0;
-    return rows <= IN_PLACE_MAX_USES * kn->mr || kc <= DC_SGEMM_SHORT_KC ||
-           ((lines || rows <= SPLIT_LOADS_MAX_ROWS) && cache_friendly(b->rs, kc));
+    return (lines || rows <= SPLIT_LOADS_MAX_ROWS) && cache_friendly(b->rs, kc);
 }
 
 /* Steps of k up to which a row of tiles goes to the kernel's strip in
@@ -243,16 +293,21 @@ static void run_block(const sgemm_job *j, int64_t m0, int64_t m1, int64_t n0, in
     const dc__sgemm_kernel *kn = j->kern;
     int mr = kn->mr, nr = kn->nr;
     dc__sgemm_panels x;
-    /* Slices of k outermost: with keep_a, the A blocks of a slice are
-     * packed at its first block of columns and kept for the others. C's
+    /* Slices of k outermost: with keep_a, all the A blocks of a slice are
+     * packed at its start and kept for its blocks of columns. C's
      * elements get the slices in the same order either way. */
     for (int64_t pc = 0; pc < j->k; pc += kn->kc) {
         int64_t kc = min64(kn->kc, j->k - pc);
+        smat ashare = {smat_at(&j->a, m0, pc), j->a.rs, j->a.cs};
+        /* as the first block of columns decides below (later ones, if
+         * narrower, may read in place what was packed) */
+        if (j->keep_a && !a_in_place(kn, &ashare, kc, min64(kn->nc, n1 - n0), j->a_cold))
+            pack_a_rows(kn, &ashare, m1 - m0, kn->mc, kc, abuf);
         for (int64_t jc = n0; jc < n1; jc += kn->nc) {
             int64_t nc = min64(kn->nc, n1 - jc);
             int64_t ragged = nc % nr;   /* columns of the last, partial B panel */
             smat bblk = {smat_at(&j->b, pc, jc), j->b.rs, j->b.cs};
-            bool b_direct = b_in_place(kn, &bblk, kc, m1 - m0);
+            bool b_direct = b_in_place(kn, &bblk, kc, m1 - m0, j->b_cold);
             if (!b_direct)
                 pack_b(kn, &bblk, kc, nc, bbuf);
             else if (ragged && !kn->reads_ragged_b)   /* the kernel reads full panels only */
@@ -262,9 +317,9 @@ static void run_block(const sgemm_job *j, int64_t m0, int64_t m1, int64_t n0, in
             for (int64_t ic = m0; ic < m1; ic += kn->mc) {
                 int64_t mc = min64(kn->mc, m1 - ic);
                 smat ablk = {smat_at(&j->a, ic, pc), j->a.rs, j->a.cs};
-                bool a_direct = a_in_place(kn, &ablk, kc, nc);
+                bool a_direct = a_in_place(kn, &ablk, kc, nc, j->a_cold);
                 float *apack = j->keep_a ? abuf + (ic - m0) * kc : abuf;
-                if (!a_direct && (!j->keep_a || jc == n0)) pack_a(kn, &ablk, mc, kc, apack);
+                if (!a_direct && !j->keep_a) pack_a_rows(kn, &ablk, mc, mc, kc, apack);
                 for (int64_t ir = 0, rows = 0; ir < mc; ir += rows) {
                     rows = tile_rows(kn, mc, ir);
                     x.a = a_direct ? smat_at(&ablk, ir, 0) : apack + ir * kc;
@@ -310,7 +365,8 @@ static bool one_block_in_place(const sgemm_job *j) {
     bool b_fits =
         j->n <= kn->nc || (j->k <= DC_SGEMM_SHORT_KC && j->k * j->n <= kn->kc * kn->nc);
     return kn->block && j->k <= kn->kc && b_fits && j->m * j->k <= kn->mc * kn->kc &&
-           a_in_place(kn, &j->a, j->k, j->n) && b_in_place(kn, &j->b, j->k, j->m) &&
+           a_in_place(kn, &j->a, j->k, j->n, j->a_cold) &&
+           b_in_place(kn, &j->b, j->k, j->m, j->b_cold) &&
            (j->n % kn->nr == 0 || kn->reads_ragged_b);
 }
 
@@ -394,22 +450,27 @@ static double plan_cost(const dc__sgemm_kernel *kn, int64_t m, int64_t n, int64_
     double cost = per_k * (double)k +
                   (double)m * (double)n * slices * (c_rows_contiguous ? 1.0 / kn->vw : 1.0);
     int64_t nc = min64(n, kn->nc), kc = min64(k, kn->kc);
-    if (!a_in_place(kn, a, kc, nc))
+    if (!a_in_place(kn, a, kc, nc, maybe_cold(m, k)))
         cost += (double)m * (double)k * (double)((n + kn->nc - 1) / kn->nc) *
                 (a->rs == 1 ? PACK_COPY_CYCLES : PACK_TRANSPOSE_CYCLES);
-    if (!b_in_place(kn, b, kc, m))
+    if (!b_in_place(kn, b, kc, m, maybe_cold(k, n)))
         cost += (double)k * (double)n * (b->cs == 1 ? PACK_COPY_CYCLES : PACK_TRANSPOSE_CYCLES);
     return cost;
 }
 
-/* Whether a share keeps the packed A blocks of a slice of k for all its
- * blocks of columns (more than one: its cols > NC) instead of packing
- * them again for each: up to KEEP_A_BYTES of them (m rows). A 2048^3
- * product spent 7.5% of its time packing A (transposed, four times
- * over). */
+/* Whether a share packs all its A blocks of a slice of k at once and
+ * keeps them for all its blocks of columns, up to KEEP_A_BYTES of them (m
+ * rows): when it has more than one block of columns (cols > NC; a 2048^3
+ * product spent 7.5% of its time packing A, transposed, four times over),
+ * or when op(A)'s rows are adjacent (a->rs == 1), so that pack_a_rows
+ * reads each step of k across all the share's rows as one run (512 x 128
+ * x 2048 TN with A evicted from cache: 1.15 ms block by block, 1.05 at
+ * once). */
 #define KEEP_A_BYTES ((int64_t)8 << 20)
-static bool keep_a_blocks(const dc__sgemm_kernel *kn, int64_t m, int64_t cols, int64_t kc) {
-    return cols > kn->nc && round_up(m, kn->mc) * kc * (int64_t)sizeof(float) <= KEEP_A_BYTES;
+static bool keep_a_blocks(const dc__sgemm_kernel *kn, const smat *a, int64_t m, int64_t cols,
+                          int64_t kc) {
+    return (cols > kn->nc || a->rs == 1) &&
+           round_up(m, kn->mc) * kc * (int64_t)sizeof(float) <= KEEP_A_BYTES;
 }
 
 /* Threads worth using: enough FLOPs per thread, and at least one
@@ -667,6 +728,8 @@ static void lay_out(sgemm_job *j, bool transposed, int64_t m, int64_t n, const s
         j->rs_c = ldc;
         j->cs_c = 1;
     }
+    j->a_cold = maybe_cold(j->m, j->k);
+    j->b_cold = maybe_cold(j->k, j->n);
 }
 
 dc_status dc__sgemm_own(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k,
@@ -731,14 +794,15 @@ dc_status dc__sgemm_own(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_
      * cache blocks), 64-byte aligned; none when everything is read in
      * place (a share is smaller, so read in place too). */
     int64_t kc = min64(kn->kc, k), mc = min64(kn->mc, j.m), nc = min64(kn->nc, j.n);
-    bool pack_a_blocks = !a_in_place(kn, &j.a, kc, nc);
+    bool pack_a_blocks = !a_in_place(kn, &j.a, kc, nc, j.a_cold);
     /* B's blocks are read by all the rows of a share: at most j.m */
-    bool pack_b_blocks = !b_in_place(kn, &j.b, kc, j.m) || (j.n % kn->nr && !kn->reads_ragged_b);
+    bool pack_b_blocks =
+        !b_in_place(kn, &j.b, kc, j.m, j.b_cold) || (j.n % kn->nr && !kn->reads_ragged_b);
     /* a share's rows and columns at most (share_of's whole tiles) */
     int64_t row_tiles = (j.m + kn->mr - 1) / kn->mr;
     int64_t share_rows = j.split_m ? (row_tiles + threads - 1) / threads * kn->mr : j.m;
     int64_t share_cols = j.split_m ? j.n : (j.n + threads - 1) / threads;
-    j.keep_a = pack_a_blocks && keep_a_blocks(kn, share_rows, share_cols, kc);
+    j.keep_a = pack_a_blocks && keep_a_blocks(kn, &j.a, share_rows, share_cols, kc);
     j.buf_a = !pack_a_blocks ? 0
               : j.keep_a     ? round_up(round_up(share_rows, kn->mc) * kc, 16)
                              : round_up(round_up(mc, kn->mr) * kc, 16);
