@@ -393,11 +393,13 @@ START_TEST(own_probe_sees_threads_sharing_a_cpu) {
 END_TEST
 
 /* The same bits on any number of threads: work is split by rows or
- * columns of C, never along k (doc/threads.md relies on it). Small
- * products split too (a fast hand-off assumed). */
+ * columns of C, and along k only in halves that do not depend on the
+ * thread count (doc/threads.md relies on it). Small products split too
+ * (a fast hand-off assumed). */
 START_TEST(own_same_bits_on_any_thread_count) {
+    /* the last: deep, in two halves of k (split_deep in gemm_own.c) */
     static const int64_t dims[][3] = {{200, 150, 520}, {37, 300, 90}, {300, 20, 200},
-                                      {12, 700, 800}, {64, 64, 64}};
+                                      {12, 700, 800}, {64, 64, 64},   {100, 150, 1000}};
     for (int isa = 0; isa <= (int)dc__gemm_cpu_isa(); isa++) {
         TU_OK(dc__gemm_force_isa(isa));
         for (size_t d = 0; d < sizeof dims / sizeof *dims; d++)
