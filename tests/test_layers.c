@@ -431,6 +431,80 @@ START_TEST(init_linear_conv) {
 }
 END_TEST
 
+/* y = x w^T + b and its gradients for 600 rows, 130 outputs, on one
+ * thread and two: the bias fills the output on the library's threads and
+ * its gradient sums the rows by blocks of 256 on them (matmul.c), both
+ * checked against double sums, and both thread counts give the same bits. */
+static void linear_many_rows(int threads, float *out[4]) {
+    TU_OK(dc_set_num_threads(threads));
+    dc_rng *rng = dc_rng_new(21);
+    dc_module *m = dc_linear_new(40, 130, 1, rng);
+    TU_NOTNULL(m);
+    dc_tensor *x = dc_rand_normal(rng, DC_F32, 2, (const int64_t[]){600, 40}, 0.0, 1.0);
+    dc_tensor *gy = dc_rand_normal(rng, DC_F32, 2, (const int64_t[]){600, 130}, 0.0, 1.0);
+    TU_OK(dc_set_requires_grad(x, 1));
+    dc_tensor *y = dc_module_forward(m, x);
+    TU_NOTNULL(y);
+    TU_OK(dc_backward(y, gy, 0));
+    dc_tensor *w = dc_module_state_find(m, "weight"), *b = dc_module_state_find(m, "bias");
+    dc_tensor *gw = dc_grad(w), *gb = dc_grad(b), *gx = dc_grad(x);
+    TU_NOTNULL(gb);
+    const float *xv = dc_data_ptr(x), *gyv = dc_data_ptr(gy), *wv = dc_data_ptr(w),
+                *bv = dc_data_ptr(b), *yv = dc_data_ptr(y), *gbv = dc_data_ptr(gb);
+    for (int64_t j = 0; j < 130; j++) {
+        double sum = 0.0, mag = 0.0;
+        for (int64_t r = 0; r < 600; r++) {
+            sum += gyv[r * 130 + j];
+            mag += fabs(gyv[r * 130 + j]);
+        }
+        ck_assert_msg(fabs(gbv[j] - sum) <= 1e-6 * mag, "bias grad %lld: %.9g, want %.9g",
+                      (long long)j, gbv[j], sum);
+    }
+    for (int64_t r = 0; r < 600; r += 7)
+        for (int64_t j = 0; j < 130; j++) {
+            double want = bv[j], mag = fabs(bv[j]);
+            for (int64_t p = 0; p < 40; p++) {
+                want += (double)xv[r * 40 + p] * wv[j * 40 + p];
+                mag += fabs((double)xv[r * 40 + p] * wv[j * 40 + p]);
+            }
+            ck_assert_msg(fabs(yv[r * 130 + j] - want) <= 1e-5 * mag,
+                          "y[%lld][%lld] = %.9g, want %.9g", (long long)r, (long long)j,
+                          yv[r * 130 + j], want);
+        }
+    dc_tensor *keep[4] = {y, gx, gw, gb};
+    size_t counts[4] = {600 * 130, 600 * 40, 130 * 40, 130};
+    for (int i = 0; i < 4; i++) {
+        out[i] = malloc(counts[i] * sizeof(float));
+        memcpy(out[i], dc_data_ptr(keep[i]), counts[i] * sizeof(float));
+    }
+    dc_release(gw);
+    dc_release(gb);
+    dc_release(gx);
+    dc_release(w);
+    dc_release(b);
+    dc_release(y);
+    dc_release(x);
+    dc_release(gy);
+    dc_module_release(m);
+    dc_rng_free(rng);
+    TU_OK(dc_set_num_threads(0));
+}
+
+START_TEST(linear_many_rows_on_threads) {
+    float *one[4], *two[4];
+    linear_many_rows(1, one);
+    linear_many_rows(2, two);
+    size_t counts[4] = {600 * 130, 600 * 40, 130 * 40, 130};
+    const char *names[4] = {"y", "grad x", "grad w", "grad b"};
+    for (int i = 0; i < 4; i++) {
+        ck_assert_msg(memcmp(one[i], two[i], counts[i] * sizeof(float)) == 0,
+                      "%s differs between one thread and two", names[i]);
+        free(one[i]);
+        free(two[i]);
+    }
+}
+END_TEST
+
 START_TEST(init_embedding_normal) {
     dc_rng *rng = dc_rng_new(5);
     dc_module *m = dc_embedding_new(100, 40, rng);
@@ -900,6 +974,7 @@ int main(void) {
     tcase_add_test(tc, kinds);
     tcase_add_test(tc, state_shapes);
     tcase_add_test(tc, init_linear_conv);
+    tcase_add_test(tc, linear_many_rows_on_threads);
     tcase_add_test(tc, init_embedding_normal);
     tcase_add_test(tc, init_reproducible);
     tcase_add_test(tc, made_inside_scope);
