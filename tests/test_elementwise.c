@@ -178,6 +178,44 @@ START_TEST(binary_same_shape_f32) {
 }
 END_TEST
 
+/* Contiguous operands of one shape over 64k elements run on the pool in
+ * parts (binary.c): every element against the scalar result, f32 and i64
+ * (8-byte elements), on one thread and two, with a ragged last part. */
+START_TEST(binary_split_over_threads) {
+    dc_scope *s = dc_scope_begin();
+    int64_t n = 100003;
+    float *af = malloc((size_t)n * sizeof(float)), *bf = malloc((size_t)n * sizeof(float));
+    int64_t *ai = malloc((size_t)n * sizeof(int64_t)), *bi = malloc((size_t)n * sizeof(int64_t));
+    for (int64_t i = 0; i < n; i++) {
+        af[i] = (float)(i % 1000) * 0.25f;
+        bf[i] = (float)(i % 17) - 8.0f;
+        ai[i] = i * 3;
+        bi[i] = -i;
+    }
+    dc_tensor *a = dc_from_data(DC_F32, 1, &n, af), *b = dc_from_data(DC_F32, 1, &n, bf);
+    dc_tensor *ia = dc_from_data(DC_I64, 1, &n, ai), *ib = dc_from_data(DC_I64, 1, &n, bi);
+    float *got = malloc((size_t)n * sizeof(float));
+    int64_t *goti = malloc((size_t)n * sizeof(int64_t));
+    for (int th = 1; th <= 2; th++) {
+        TU_OK(dc_set_num_threads(th));
+        TU_OK(dc_copy_to(dc_mul(a, b), DC_F32, got, (size_t)n * sizeof(float)));
+        for (int64_t i = 0; i < n; i++)
+            ck_assert_msg(got[i] == af[i] * bf[i], "threads %d: element %lld", th, (long long)i);
+        TU_OK(dc_copy_to(dc_sub(ia, ib), DC_I64, goti, (size_t)n * sizeof(int64_t)));
+        for (int64_t i = 0; i < n; i++)
+            ck_assert_msg(goti[i] == 4 * i, "threads %d: i64 element %lld", th, (long long)i);
+    }
+    TU_OK(dc_set_num_threads(0));
+    free(af);
+    free(bf);
+    free(ai);
+    free(bi);
+    free(got);
+    free(goti);
+    dc_scope_end(s);
+}
+END_TEST
+
 START_TEST(binary_scalars_and_empty) {
     dc_scope *s = dc_scope_begin();
     dc_tensor *s3 = dc_scalar(DC_F64, 3.0), *s4 = dc_scalar(DC_F64, 4.0);
@@ -879,6 +917,7 @@ int main(void) {
     tcase_add_test(tc, binary_broadcast_values);
     tcase_add_test(tc, binary_broadcast_grads);
     tcase_add_test(tc, binary_same_shape_f32);
+    tcase_add_test(tc, binary_split_over_threads);
     tcase_add_test(tc, binary_scalars_and_empty);
     tcase_add_test(tc, binary_integer_paths);
     tcase_add_test(tc, maximum_nan_inf);
