@@ -153,6 +153,9 @@ static const int64_t shapes[][3] = {
     {13, 128, 20}, {5, 64, 9},    {2, 192, 33},  {1, 128, 17}, {13, 90, 12},
     {7, 84, 3},    {20, 80, 5},   {13, 100, 8},  {5, 120, 4},  {2, 110, 16},
     {1, 100, 2},
+    /* rank-1 updates (k 1) two rows at a time: an odd last row, a masked
+     * last vector */
+    {37, 300, 1},  {6, 20, 1},
 };
 #define NSHAPES ((int)(sizeof shapes / sizeof shapes[0]))
 
