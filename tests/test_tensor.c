@@ -138,6 +138,31 @@ START_TEST(large_copies_on_the_pool) {
 }
 END_TEST
 
+/* Zero-filled tensors over 1 MiB are zeroed on the pool (tensor.c): a
+ * block freed full of ones and taken again comes back all zeros, to its
+ * last byte (a size that is not whole cache lines), on 2 threads and 1. */
+START_TEST(large_zeros_on_the_pool) {
+    const int64_t n = 300007;   /* 1.2 MB of f32 */
+    float *v = malloc((size_t)n * sizeof *v);
+    ck_assert_ptr_nonnull(v);
+    for (int threads = 2; threads >= 1; threads--) {
+        TU_OK(dc_set_num_threads(threads));
+        dc_tensor *ones = dc_ones(DC_F32, 1, &n);
+        TU_NOTNULL(ones);
+        dc_release(ones);
+        dc_tensor *z = dc_zeros(DC_F32, 1, &n);
+        TU_NOTNULL(z);
+        TU_OK(dc_copy_to(z, DC_F32, v, (size_t)n * sizeof *v));
+        for (int64_t i = 0; i < n; i++)
+            ck_assert_msg(v[i] == 0.0f, "threads %d: zeros[%lld] = %g", threads, (long long)i,
+                          v[i]);
+        dc_release(z);
+    }
+    free(v);
+    TU_OK(dc_set_num_threads(0));
+}
+END_TEST
+
 START_TEST(wrap_data_shares_and_calls_release_once) {
     double buf[4] = {1, 2, 3, 4};
     int64_t shape[2] = {2, 2};
@@ -303,6 +328,7 @@ int main(void) {
     TCase *tc = tu_tcase("make");
     tcase_add_test(tc, zeros_ones_full_scalar);
     tcase_add_test(tc, large_copies_on_the_pool);
+    tcase_add_test(tc, large_zeros_on_the_pool);
     tcase_add_test(tc, up_to_eight_dims_and_empty);
     tcase_add_test(tc, arange_like_numpy);
     tcase_add_test(tc, from_data_copies);
