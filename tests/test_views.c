@@ -655,6 +655,15 @@ START_TEST(index_select_values) {
     /* ints */
     dc_tensor *im = dc_cast(m, DC_I32);
     ASSERT_VALUES(dc_index_select(im, 1, i32), 3, 1, 7, 5, 11, 9);
+    /* an inner axis (3 rows around it) picking 3 of 4 columns, with a
+     * repeat, and its gradient: runs of one element copied and added back
+     * a row of 4 apart in the input, 3 in the output */
+    dc_tensor *mg = seq(2, SH(3, 4));
+    TU_OK(dc_set_requires_grad(mg, 1));
+    dc_tensor *cols = dc_index_select(mg, 1, tu_i64(1, SH(3), (const int64_t[]){3, 1, 3}));
+    ASSERT_VALUES(cols, 3, 1, 3, 7, 5, 7, 11, 9, 11);
+    TU_OK(dc_backward(cols, dc_add_scalar(seq(2, SH(3, 3)), 1.0), 0));
+    ASSERT_VALUES(dc_grad(mg), 0, 2, 0, 4, 0, 5, 0, 10, 0, 8, 0, 16);
     /* 3-D with repeats and its gradient, against PyTorch */
     dc_tensor *x = dc_add_scalar(dc_mul_scalar(seq(3, SH(2, 3, 4)), 0.5), -1.0);
     TU_NOTNULL(x);

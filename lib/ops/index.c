@@ -99,6 +99,48 @@ static void scatter_add_walk(dc_tensor *g, const dc_tensor *gout, int axis,
     }
 }
 
+/* index_select of a contiguous tensor (t: outer x n x inner along axis,
+ * out: outer x m x inner, both contiguous): whole runs of inner elements
+ * copied, and added back in the backward (the same order as the walks,
+ * so the same bits with repeated indices). A GPT's embedding lookup, 2048
+ * rows of 128 floats, took ~0.5 ms of its step element by element. */
+typedef struct row_shape {
+    int64_t outer, n, m, inner;
+} row_shape;
+
+static row_shape rows_of(const dc_tensor *t, int axis, int64_t m) {
+    row_shape r = {1, t->shape[axis], m, 1};
+    for (int d = 0; d < axis; d++) r.outer *= t->shape[d];
+    for (int d = axis + 1; d < t->ndim; d++) r.inner *= t->shape[d];
+    return r;
+}
+
+static void select_rows(dc_tensor *out, const dc_tensor *t, row_shape r, const int64_t *vals) {
+    size_t esz = dc_dtype_size(t->dtype), run = (size_t)r.inner * esz;
+    char *d = dc__tensor_data(out);
+    const char *s = dc__tensor_data(t);
+    for (int64_t o = 0; o < r.outer; o++)
+        for (int64_t k = 0; k < r.m; k++, d += run)
+            memcpy(d, s + (size_t)(o * r.n + vals[k]) * run, run);
+}
+
+static void add_selected_rows(dc_tensor *g, const dc_tensor *gout, row_shape r,
+                              const int64_t *vals) {
+    for (int64_t o = 0; o < r.outer; o++)
+        for (int64_t k = 0; k < r.m; k++) {
+            int64_t src = (o * r.m + k) * r.inner, dst = (o * r.n + vals[k]) * r.inner;
+            if (g->dtype == DC_F32) {
+                float *gd = (float *)dc__tensor_data(g) + dst;
+                const float *gs = (const float *)dc__tensor_data(gout) + src;
+                for (int64_t i = 0; i < r.inner; i++) gd[i] += gs[i];
+            } else {
+                double *gd = (double *)dc__tensor_data(g) + dst;
+                const double *gs = (const double *)dc__tensor_data(gout) + src;
+                for (int64_t i = 0; i < r.inner; i++) gd[i] += gs[i];
+            }
+        }
+}
+
 /* Normalises the axis of an indexing op (the tensor needs >= 1 dim). */
 static bool index_axis(int *axis, const dc_tensor *t, const char *func) {
     if (t->ndim == 0) {
@@ -146,9 +188,13 @@ dc_tensor *dc_index_select(dc_tensor *t, int axis, const dc_tensor *index) {
         dc_release(vals);
         return NULL;
     }
-    int64_t pos[DC_MAX_DIMS] = {0};
-    pos[axis] = 1;
-    pick_walk(out, t, axis, dc__tensor_data(vals), pos);
+    if (dc__tensor_is_contiguous(t)) {
+        select_rows(out, t, rows_of(t, axis, index->shape[0]), dc__tensor_data(vals));
+    } else {
+        int64_t pos[DC_MAX_DIMS] = {0};
+        pos[axis] = 1;
+        pick_walk(out, t, axis, dc__tensor_data(vals), pos);
+    }
     return finish(out, DC_OP_INDEX_SELECT, t, axis, vals);
 }
 
@@ -160,9 +206,14 @@ dc_status dc__index_select_backward(dc_node *node, dc_tensor *out, dc_tensor *go
     int axis = (int)node->iparams[0];
     dc_tensor *g = dc__tensor_new(gout->dtype, in->ndim, in->shape, true);
     if (!g) return dc_last_status();
-    int64_t pos[DC_MAX_DIMS] = {0};
-    pos[axis] = 1;
-    scatter_add_walk(g, gout, axis, dc__tensor_data(node->saved), pos);
+    if (dc__tensor_is_contiguous(gout)) {
+        add_selected_rows(g, gout, rows_of(in, axis, gout->shape[axis]),
+                          dc__tensor_data(node->saved));
+    } else {
+        int64_t pos[DC_MAX_DIMS] = {0};
+        pos[axis] = 1;
+        scatter_add_walk(g, gout, axis, dc__tensor_data(node->saved), pos);
+    }
     gin[0] = g;
     return DC_OK;
 }
