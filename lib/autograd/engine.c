@@ -169,15 +169,11 @@ typedef struct add_job {
     dc_tensor *dst;
     const dc_tensor *src;
     bool flat;
-    int64_t size, nchunks;   /* elements or first-axis indices; parts */
 } add_job;
 
-static void add_chunk(void *ctx, int64_t chunk, int slot) {
-    (void)slot;
+static void add_range(void *ctx, int64_t lo, int64_t hi) {
     const add_job *j = ctx;
-    int64_t lo, hi;
-    dc__chunk_range(j->size, j->nchunks, chunk, &lo, &hi);
-    if (lo < hi) add_part(j->dst, j->src, j->flat, lo, hi);
+    add_part(j->dst, j->src, j->flat, lo, hi);
 }
 
 /* Gradients of at least this many elements are added on the pool, in
@@ -191,9 +187,11 @@ static void add_chunk(void *ctx, int64_t chunk, int slot) {
 static void add_into(dc_tensor *dst, const dc_tensor *src) {
     bool flat = dst->dtype == DC_F32 && src->dtype == DC_F32 && dc__tensor_is_contiguous(dst) &&
                 dc__tensor_is_contiguous(src);
-    add_job j = {dst, src, flat, flat ? dst->numel : (dst->ndim > 0 ? dst->shape[0] : 1), 1};
-    if (dst->numel >= ADD_PAR_MIN) j.nchunks = dc__chunk_count(j.size, dst->numel, ADD_PART);
-    dc__parallel_for(add_chunk, &j, j.nchunks, (int)j.nchunks);
+    add_job j = {dst, src, flat};
+    int64_t items = flat ? dst->numel : (dst->ndim > 0 ? dst->shape[0] : 1);
+    /* elements or first-axis indices; below ADD_PAR_MIN one part */
+    dc__parallel_range(add_range, &j, items, dst->numel >= ADD_PAR_MIN ? dst->numel : 0,
+                       ADD_PART);
 }
 
 /* True when g is referenced once (by the caller) and alone uses its

@@ -88,19 +88,17 @@ _Static_assert(sizeof(dc_storage) <= STORAGE_HEAD, "dc_storage must fit its slot
 #define PAR_ZERO_BYTES ((size_t)1 << 20)
 #define ZERO_PART_LINES ((int64_t)4096)
 
+/* Cache lines [lo, hi) of a block of ctx's bytes. */
 typedef struct zero_job {
     char *p;
-    int64_t bytes, lines, nchunks;
+    int64_t bytes;
 } zero_job;
 
-static void zero_chunk(void *ctx, int64_t chunk, int slot) {
-    (void)slot;
+static void zero_lines(void *ctx, int64_t lo, int64_t hi) {
     const zero_job *z = ctx;
-    int64_t lo, hi;
-    dc__chunk_range(z->lines, z->nchunks, chunk, &lo, &hi);
     lo *= 64;
     hi = hi * 64 < z->bytes ? hi * 64 : z->bytes;
-    if (lo < hi) memset(z->p + lo, 0, (size_t)(hi - lo));
+    memset(z->p + lo, 0, (size_t)(hi - lo));
 }
 
 static void zero_bytes(char *p, size_t nbytes) {
@@ -108,9 +106,9 @@ static void zero_bytes(char *p, size_t nbytes) {
         memset(p, 0, nbytes);
         return;
     }
-    zero_job z = {p, (int64_t)nbytes, ((int64_t)nbytes + 63) / 64, 1};
-    z.nchunks = dc__chunk_count(z.lines, z.lines, ZERO_PART_LINES);
-    dc__parallel_for(zero_chunk, &z, z.nchunks, (int)z.nchunks);
+    zero_job z = {p, (int64_t)nbytes};
+    int64_t lines = ((int64_t)nbytes + 63) / 64;
+    dc__parallel_range(zero_lines, &z, lines, lines, ZERO_PART_LINES);
 }
 
 static dc_storage *storage_new(size_t nbytes, bool zero) {

@@ -541,6 +541,26 @@ int dc__parallel_for(dc__chunk_fn fn, void *ctx, int64_t nchunks, int threads) {
     return n;
 }
 
+typedef struct range_job {
+    dc__range_fn fn;
+    void *ctx;
+    int64_t items, nchunks;
+} range_job;
+
+static void range_chunk(void *ctx, int64_t chunk, int slot) {
+    (void)slot;
+    const range_job *r = ctx;
+    int64_t lo, hi;
+    dc__chunk_range(r->items, r->nchunks, chunk, &lo, &hi);
+    if (lo < hi) r->fn(r->ctx, lo, hi);
+}
+
+void dc__parallel_range(dc__range_fn fn, void *ctx, int64_t items, int64_t work,
+                        int64_t min_work) {
+    range_job r = {fn, ctx, items, dc__chunk_count(items, work, min_work)};
+    dc__parallel_for(range_chunk, &r, r.nchunks, (int)r.nchunks);
+}
+
 /* ---------------------------------------------------------------- */
 /* Public setting                                                    */
 /* ---------------------------------------------------------------- */

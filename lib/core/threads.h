@@ -98,4 +98,12 @@ static inline void dc__chunk_range(int64_t n, int64_t nchunks, int64_t k, int64_
     *hi = n * (k + 1) / nchunks;
 }
 
+/* fn(ctx, lo, hi) on parts [lo, hi) of items [0, items), cut as
+ * dc__chunk_count(items, work, min_work) says and run by
+ * dc__parallel_for: an elementwise pass over the items, or over the
+ * first axis of work elements in all. */
+typedef void (*dc__range_fn)(void *ctx, int64_t lo, int64_t hi);
+void dc__parallel_range(dc__range_fn fn, void *ctx, int64_t items, int64_t work,
+                        int64_t min_work);
+
 #endif

@@ -158,16 +158,12 @@ typedef struct bin_job {
     bin_row_fn fn;
     char *o;
     const char *x, *y;
-    int64_t esz, n, nchunks;
+    int64_t esz;
 } bin_job;
 
-static void bin_chunk(void *ctx, int64_t chunk, int slot) {
-    (void)slot;
+static void bin_part(void *ctx, int64_t lo, int64_t hi) {
     const bin_job *j = ctx;
-    int64_t lo, hi;
-    dc__chunk_range(j->n, j->nchunks, chunk, &lo, &hi);
-    if (lo < hi)
-        j->fn(j->o + lo * j->esz, 1, j->x + lo * j->esz, 1, j->y + lo * j->esz, 1, hi - lo);
+    j->fn(j->o + lo * j->esz, 1, j->x + lo * j->esz, 1, j->y + lo * j->esz, 1, hi - lo);
 }
 
 static void run_binary(bin_row_fn fn, dc_tensor *out, const dc_tensor *a, const dc_tensor *b) {
@@ -176,9 +172,8 @@ static void run_binary(bin_row_fn fn, dc_tensor *out, const dc_tensor *a, const 
         dc__tensor_is_contiguous(out) && dc__tensor_is_contiguous(a) &&
         dc__tensor_is_contiguous(b)) {
         bin_job j = {fn, dc__tensor_data(out), dc__tensor_data(a), dc__tensor_data(b),
-                     (int64_t)dc_dtype_size(out->dtype), out->numel, 1};
-        j.nchunks = dc__chunk_count(j.n, j.n, BIN_PART);
-        dc__parallel_for(bin_chunk, &j, j.nchunks, (int)j.nchunks);
+                     (int64_t)dc_dtype_size(out->dtype)};
+        dc__parallel_range(bin_part, &j, out->numel, out->numel, BIN_PART);
         return;
     }
     int64_t strides[3][DC_MAX_DIMS];

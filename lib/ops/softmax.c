@@ -190,10 +190,10 @@ DC_VEC_CLONES_FMA static void softmax_row_f32(const float *x, float *y, int64_t 
  * layer); each row is computed alone, so any split gives the same bits. */
 #define PAR_ROW_ELEMS ((int64_t)1 << 15)
 
-/* The chunks nrows rows of len elements are cut into (dc__chunk_range
- * gives each its rows); 1 when the work is too small to split. */
-static int64_t row_chunks(int64_t nrows, int64_t len) {
-    return dc__chunk_count(nrows, nrows * (len > 0 ? len : 1), PAR_ROW_ELEMS);
+/* fn on parts of nrows rows of len elements, on the pool when there are
+ * at least PAR_ROW_ELEMS elements. */
+static void over_rows(dc__range_fn fn, void *ctx, int64_t nrows, int64_t len) {
+    dc__parallel_range(fn, ctx, nrows, nrows * (len > 0 ? len : 1), PAR_ROW_ELEMS);
 }
 
 /* Rows lo..hi-1 of length len of the last axis; causal: row r (query
@@ -211,25 +211,21 @@ static void softmax_row_range_f32(const float *x, float *y, int64_t lo, int64_t 
 typedef struct softmax_job {
     const float *x;
     float *y;
-    int64_t nrows, nchunks, len, rows_l;
+    int64_t len, rows_l;
     bool causal, log_out;
     float scale;
 } softmax_job;
 
-static void softmax_chunk(void *ctx, int64_t c, int slot) {
-    (void)slot;
+static void softmax_part(void *ctx, int64_t lo, int64_t hi) {
     const softmax_job *j = ctx;
-    int64_t lo, hi;
-    dc__chunk_range(j->nrows, j->nchunks, c, &lo, &hi);
     softmax_row_range_f32(j->x, j->y, lo, hi, j->len, j->rows_l, j->causal, j->scale,
                           j->log_out);
 }
 
 static void softmax_rows_f32(const float *x, float *y, int64_t nrows, int64_t len,
                              int64_t rows_l, bool causal, float scale, bool log_out) {
-    softmax_job j = {x, y, nrows, row_chunks(nrows, len), len, rows_l, causal, log_out, scale};
-    if (j.nchunks > 1) dc__parallel_for(softmax_chunk, &j, j.nchunks, (int)j.nchunks);
-    else softmax_row_range_f32(x, y, 0, nrows, len, rows_l, causal, scale, log_out);
+    softmax_job j = {x, y, len, rows_l, causal, log_out, scale};
+    over_rows(softmax_part, &j, nrows, len);
 }
 
 /* gin = scale y (g - sum(g y)) (softmax), or g - exp(y) sum(g) (log). */
@@ -261,25 +257,21 @@ DC_VEC_CLONES_FMA static void softmax_grad_row_range_f32(const float *y, const f
 typedef struct softmax_grad_job {
     const float *y, *g;
     float *gi;
-    int64_t nrows, nchunks, len;
+    int64_t len;
     float scale;
     bool log_out;
 } softmax_grad_job;
 
-static void softmax_grad_chunk(void *ctx, int64_t c, int slot) {
-    (void)slot;
+static void softmax_grad_part(void *ctx, int64_t lo, int64_t hi) {
     const softmax_grad_job *j = ctx;
-    int64_t lo, hi;
-    dc__chunk_range(j->nrows, j->nchunks, c, &lo, &hi);
     softmax_grad_row_range_f32(j->y + lo * j->len, j->g + lo * j->len, j->gi + lo * j->len,
                                hi - lo, j->len, j->scale, j->log_out);
 }
 
 static void softmax_grad_rows_f32(const float *y, const float *g, float *gi, int64_t nrows,
                                   int64_t len, float scale, bool log_out) {
-    softmax_grad_job j = {y, g, gi, nrows, row_chunks(nrows, len), len, scale, log_out};
-    if (j.nchunks > 1) dc__parallel_for(softmax_grad_chunk, &j, j.nchunks, (int)j.nchunks);
-    else softmax_grad_row_range_f32(y, g, gi, nrows, len, scale, log_out);
+    softmax_grad_job j = {y, g, gi, len, scale, log_out};
+    over_rows(softmax_grad_part, &j, nrows, len);
 }
 
 /* True when the f32 float path serves t along axis. */
@@ -463,7 +455,7 @@ static double row_logsumexp(const char *x, dc_dtype dt, int64_t r, int64_t c) {
 typedef struct ce_job {
     const char *xd;
     dc_dtype dt;
-    int64_t n, c, nchunks;
+    int64_t n, c;
     const int64_t *y;
     const bool *k;
     double *lse_rows;          /* forward: written; backward: read */
@@ -471,11 +463,8 @@ typedef struct ce_job {
     double scale;
 } ce_job;
 
-static void ce_chunk(void *ctx, int64_t chunk, int slot) {
-    (void)slot;
+static void ce_part(void *ctx, int64_t lo, int64_t hi) {
     const ce_job *j = ctx;
-    int64_t lo, hi;
-    dc__chunk_range(j->n, j->nchunks, chunk, &lo, &hi);
     for (int64_t r = lo; r < hi; r++) {
         if (!j->k[r]) continue;
         if (!j->gd) {
@@ -489,10 +478,7 @@ static void ce_chunk(void *ctx, int64_t chunk, int slot) {
     }
 }
 
-static void run_ce(ce_job *j) {
-    j->nchunks = row_chunks(j->n, j->c);
-    dc__parallel_for(ce_chunk, j, j->nchunks, (int)j->nchunks);
-}
+static void run_ce(ce_job *j) { over_rows(ce_part, j, j->n, j->c); }
 
 /* x: (N, C) float, labels: i64 (N) in 0..C-1 (ignored rows hold any valid
  * class), keep: bool (N) -> 0-d  sum over kept rows of
