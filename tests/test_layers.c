@@ -505,6 +505,41 @@ START_TEST(linear_many_rows_on_threads) {
 }
 END_TEST
 
+/* A bias gradient over 20001 rows: more than 64 blocks of 256, so the
+ * blocks grow (313 rows, the last shorter); against double sums. */
+START_TEST(linear_bias_grad_many_blocks) {
+    dc_rng *rng = dc_rng_new(22);
+    dc_module *m = dc_linear_new(3, 5, 1, rng);
+    TU_NOTNULL(m);
+    const int64_t rows = 20001;
+    dc_tensor *x = dc_rand_normal(rng, DC_F32, 2, (const int64_t[]){rows, 3}, 0.0, 1.0);
+    dc_tensor *gy = dc_rand_normal(rng, DC_F32, 2, (const int64_t[]){rows, 5}, 0.0, 1.0);
+    dc_tensor *y = dc_module_forward(m, x);
+    TU_NOTNULL(y);
+    TU_OK(dc_backward(y, gy, 0));
+    dc_tensor *b = dc_module_state_find(m, "bias");
+    dc_tensor *gb = dc_grad(b);
+    TU_NOTNULL(gb);
+    const float *gyv = dc_data_ptr(gy), *gbv = dc_data_ptr(gb);
+    for (int64_t j = 0; j < 5; j++) {
+        double sum = 0.0, mag = 0.0;
+        for (int64_t r = 0; r < rows; r++) {
+            sum += gyv[r * 5 + j];
+            mag += fabs(gyv[r * 5 + j]);
+        }
+        ck_assert_msg(fabs(gbv[j] - sum) <= 1e-6 * mag, "bias grad %lld: %.9g, want %.9g",
+                      (long long)j, gbv[j], sum);
+    }
+    dc_release(gb);
+    dc_release(b);
+    dc_release(y);
+    dc_release(x);
+    dc_release(gy);
+    dc_module_release(m);
+    dc_rng_free(rng);
+}
+END_TEST
+
 START_TEST(init_embedding_normal) {
     dc_rng *rng = dc_rng_new(5);
     dc_module *m = dc_embedding_new(100, 40, rng);
@@ -975,6 +1010,7 @@ int main(void) {
     tcase_add_test(tc, state_shapes);
     tcase_add_test(tc, init_linear_conv);
     tcase_add_test(tc, linear_many_rows_on_threads);
+    tcase_add_test(tc, linear_bias_grad_many_blocks);
     tcase_add_test(tc, init_embedding_normal);
     tcase_add_test(tc, init_reproducible);
     tcase_add_test(tc, made_inside_scope);

@@ -372,18 +372,21 @@ static DC_VEC_CLONES void add_row_f32(double *acc, const float *row, int64_t n) 
     for (int64_t j = 0; j < n; j++) acc[j] += row[j];
 }
 
-/* Column sums of a bias gradient in double, by blocks of COLSUM_ROWS
- * rows (memory in order within each), the blocks on the library's
- * threads and their sums added in block order: the same bits on any
- * number of threads. On the caller alone they took ~2 ms of the GPT's
- * step (perf: 2048 rows of 128 to 512 columns, five linears a layer). */
+/* Column sums of a bias gradient in double, by blocks of at least
+ * COLSUM_ROWS rows (memory in order within each; at most COLSUM_BLOCKS
+ * blocks, so that their partial sums stay small), the blocks on the
+ * library's threads and their sums added in block order: the blocks
+ * depend on the rows alone, so the bits are the same on any number of
+ * threads. On the caller alone they took ~2 ms of the GPT's step (perf:
+ * 2048 rows of 128 to 512 columns, five linears a layer). */
 #define COLSUM_ROWS 256
+#define COLSUM_BLOCKS 64
 #define PAR_COLSUM_ELEMS ((int64_t)1 << 16)   /* fewer: on the caller (~10 us) */
 
 typedef struct colsum_job {
     const void *g;     /* rows x n, f32 or f64 */
     dc_dtype dt;
-    int64_t rows, n;
+    int64_t rows, n, block_rows;
     double *part;      /* blocks x n */
 } colsum_job;
 
@@ -391,7 +394,8 @@ static void colsum_block(void *ctx, int64_t block, int slot) {
     (void)slot;
     const colsum_job *c = ctx;
     double *acc = c->part + block * c->n;
-    int64_t lo = block * COLSUM_ROWS, hi = lo + COLSUM_ROWS < c->rows ? lo + COLSUM_ROWS : c->rows;
+    int64_t lo = block * c->block_rows;
+    int64_t hi = lo + c->block_rows < c->rows ? lo + c->block_rows : c->rows;
     for (int64_t r = lo; r < hi; r++) {
         if (c->dt == DC_F32) {
             add_row_f32(acc, (const float *)c->g + r * c->n, c->n);
@@ -404,8 +408,10 @@ static void colsum_block(void *ctx, int64_t block, int slot) {
 
 static dc_status column_sums(dc_tensor *gb, const dc_tensor *g, int64_t rows, int64_t n) {
     if (n == 0) return DC_OK;
-    int64_t blocks = rows > 0 ? (rows + COLSUM_ROWS - 1) / COLSUM_ROWS : 1;
-    colsum_job c = {dc__tensor_data(g), g->dtype, rows, n, NULL};
+    int64_t block_rows = (rows + COLSUM_BLOCKS - 1) / COLSUM_BLOCKS;
+    if (block_rows < COLSUM_ROWS) block_rows = COLSUM_ROWS;
+    int64_t blocks = rows > 0 ? (rows + block_rows - 1) / block_rows : 1;
+    colsum_job c = {dc__tensor_data(g), g->dtype, rows, n, block_rows, NULL};
     c.part = dc__calloc((size_t)(blocks * n), sizeof *c.part);
     if (!c.part) return dc_last_status();
     if (blocks > 1 && rows * n >= PAR_COLSUM_ELEMS)
