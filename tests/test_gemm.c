@@ -156,8 +156,9 @@ static const int64_t shapes[][3] = {
     /* rank-1 updates (k 1) two rows at a time: an odd last row, a masked
      * last vector */
     {37, 300, 1},  {6, 20, 1},
-    /* deep (split_deep): halves of k of one block each (384 steps) */
-    {40, 64, 768},
+    /* deep (split_deep: k >= 4 max(m, n), 8 MFLOP or more): halves of 1000
+     * steps, and of one block each (384 steps) */
+    {60, 40, 2000}, {100, 60, 768},
 };
 #define NSHAPES ((int)(sizeof shapes / sizeof shapes[0]))
 

@@ -664,6 +664,15 @@ START_TEST(index_select_values) {
     ASSERT_VALUES(cols, 3, 1, 3, 7, 5, 7, 11, 9, 11);
     TU_OK(dc_backward(cols, dc_add_scalar(seq(2, SH(3, 3)), 1.0), 0));
     ASSERT_VALUES(dc_grad(mg), 0, 2, 0, 4, 0, 5, 0, 10, 0, 8, 0, 16);
+    /* empty rows under a huge outer size: nothing to copy, at once (a
+     * loop over the 2^26 x 64 empty rows would take seconds) */
+    dc_tensor *e = dc_zeros(DC_F32, 3, SH((int64_t)1 << 26, 4, 0));
+    TU_OK(dc_set_requires_grad(e, 1));
+    int64_t many[64] = {0};
+    dc_tensor *ey = dc_index_select(e, 1, tu_i64(1, SH(64), many));
+    tu_assert_shape(ey, 3, SH((int64_t)1 << 26, 64, 0));
+    TU_OK(dc_backward(dc_sum(ey, NULL, 0, 0), NULL, 0));
+    tu_assert_shape(dc_grad(e), 3, SH((int64_t)1 << 26, 4, 0));
     /* 3-D with repeats and its gradient, against PyTorch */
     dc_tensor *x = dc_add_scalar(dc_mul_scalar(seq(3, SH(2, 3, 4)), 0.5), -1.0);
     TU_NOTNULL(x);

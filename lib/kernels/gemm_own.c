@@ -688,6 +688,33 @@ static int64_t size_buffers(sgemm_job *j, int threads) {
     return j->buf_a + j->buf_b;
 }
 
+/* Runs a laid-out job: its threads and the dimension they split, then in
+ * place as one block or planned in blocks with packing buffers. */
+static dc_status run_planned(sgemm_job *j, bool one_tile) {
+    int threads = 1;
+    if (!one_tile) {
+        j->split_m = true;
+        threads = plan_threads(j);
+        j->split_m = plan_split_m(j->kern, j->m, j->n, j->k, threads);
+        threads = plan_threads(j);
+    }
+    if (ran_in_place(j, threads)) return DC_OK;
+    int64_t per_thread = size_buffers(j, threads);
+    void *raw = NULL;
+    if (per_thread > 0) {
+        raw = dc__malloc((size_t)threads * (size_t)per_thread * sizeof(float) + 64);
+        if (!raw) return DC_E_NOMEM;
+        j->buf = (float *)(((uintptr_t)raw + 63) & ~(uintptr_t)63);
+    }
+    j->nchunks = threads;   /* one band per thread; a late thread's goes to another */
+    if (threads == 1)
+        run_chunk(j, 0, 0);   /* small products: the pool's checks cost ~1% of a 64^3 */
+    else
+        dc__parallel_for(run_chunk, j, j->nchunks, threads);
+    dc__free(raw);
+    return DC_OK;
+}
+
 /* ---------------------------------------------------------------- */
 /* Deep products: two halves of k                                    */
 /* ---------------------------------------------------------------- */
@@ -707,11 +734,17 @@ static int64_t size_buffers(sgemm_job *j, int threads) {
  * 185 (86 x 128); 512 x 128 stayed at 1.07-1.10 ms. */
 #define DEEP_RATIO 4
 #define DEEP_MAX_C_BYTES ((int64_t)4 << 20)
+/* ... and of at least DEEP_MIN_FLOPS, so that each half is worth a thread
+ * (PAR_FLOPS_PER_THREAD) and a small one (e.g. attention's per-head
+ * products, run on pool workers) needs no scratch. Shape alone decides,
+ * so the bits do not depend on the thread count. */
+#define DEEP_MIN_FLOPS 8e6
 
 static bool split_deep(const sgemm_job *j) {
     int64_t wide = j->m > j->n ? j->m : j->n;
     return j->k >= 2 * j->kern->kc && j->k >= DEEP_RATIO * wide &&
-           j->m * j->n * (int64_t)sizeof(float) <= DEEP_MAX_C_BYTES;
+           j->m * j->n * (int64_t)sizeof(float) <= DEEP_MAX_C_BYTES &&
+           2.0 * (double)j->m * (double)j->n * (double)j->k >= DEEP_MIN_FLOPS;
 }
 
 typedef struct deep_job {
@@ -747,7 +780,20 @@ static void add_scratch(void *ctx, int64_t chunk, int slot) {
     }
 }
 
-static dc_status run_deep(const sgemm_job *j) {
+/* C += scratch, on up to two threads. */
+static void add_scratch_rows(deep_job *d) {
+    int threads = dc__pool_threads();
+    if (threads > 2) threads = 2;
+    d->rows_per_chunk = (d->half[0].m + threads - 1) / threads;
+    dc__parallel_for(add_scratch, d, threads, threads);
+}
+
+/* On a pool of two threads, one half each, side by side. On one thread,
+ * or on more (where each half alone is split by rows or columns over all
+ * of them), the halves run one after the other: the second first, into
+ * the scratch, so that C is untouched if the first cannot get its
+ * buffers. */
+static dc_status run_deep(const sgemm_job *j, bool one_tile) {
     deep_job d = {.half = {*j, *j}, .c = j->c, .rs_c = j->rs_c, .cs_c = j->cs_c, .n = j->n};
     int64_t k0 = j->k / 2;
     d.half[0].k = k0;
@@ -757,8 +803,9 @@ static dc_status run_deep(const sgemm_job *j) {
     d.half[1].beta = 0.0f;
     d.half[1].rs_c = j->n;
     d.half[1].cs_c = 1;
-    int64_t scratch = round_up(j->m * j->n, 16), floats[2];
-    for (int h = 0; h < 2; h++) {
+    bool side_by_side = dc__pool_threads() == 2;
+    int64_t scratch = round_up(j->m * j->n, 16), floats[2] = {0, 0};
+    for (int h = 0; h < 2 && side_by_side; h++) {
         d.half[h].split_m = true;
         d.half[h].nchunks = 1;
         floats[h] = one_block_in_place(&d.half[h]) ? 0 : size_buffers(&d.half[h], 1);
@@ -767,15 +814,18 @@ static dc_status run_deep(const sgemm_job *j) {
     if (!raw) return DC_E_NOMEM;
     d.scratch = (float *)(((uintptr_t)raw + 63) & ~(uintptr_t)63);
     d.half[1].c = d.scratch;
-    d.half[0].buf = floats[0] ? d.scratch + scratch : NULL;
-    d.half[1].buf = floats[1] ? d.scratch + scratch + floats[0] : NULL;
-    dc__parallel_for(run_half, &d, 2, 2);
-    int threads = dc__pool_threads();
-    if (threads > 2) threads = 2;
-    d.rows_per_chunk = (j->m + threads - 1) / threads;
-    dc__parallel_for(add_scratch, &d, threads, threads);
+    dc_status st = DC_OK;
+    if (side_by_side) {
+        d.half[0].buf = floats[0] ? d.scratch + scratch : NULL;
+        d.half[1].buf = floats[1] ? d.scratch + scratch + floats[0] : NULL;
+        dc__parallel_for(run_half, &d, 2, 2);
+    } else {
+        st = run_planned(&d.half[1], one_tile);
+        if (st == DC_OK) st = run_planned(&d.half[0], one_tile);
+    }
+    if (st == DC_OK) add_scratch_rows(&d);
     dc__free(raw);
-    return DC_OK;
+    return st;
 }
 
 /* ---------------------------------------------------------------- */
@@ -896,27 +946,6 @@ dc_status dc__sgemm_own(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_
         return DC_OK;
     }
     lay_out(&j, swapped < normal, m, n, &opa, &opb, ldc);
-    if (split_deep(&j)) return run_deep(&j);
-    int threads = 1;
-    if (!one_tile) {
-        j.split_m = true;
-        threads = plan_threads(&j);
-        j.split_m = plan_split_m(kn, j.m, j.n, j.k, threads);
-        threads = plan_threads(&j);
-    }
-    if (ran_in_place(&j, threads)) return DC_OK;
-    int64_t per_thread = size_buffers(&j, threads);
-    void *raw = NULL;
-    if (per_thread > 0) {
-        raw = dc__malloc((size_t)threads * (size_t)per_thread * sizeof(float) + 64);
-        if (!raw) return DC_E_NOMEM;
-        j.buf = (float *)(((uintptr_t)raw + 63) & ~(uintptr_t)63);
-    }
-    j.nchunks = threads;   /* one band per thread; a late thread's goes to another */
-    if (threads == 1)
-        run_chunk(&j, 0, 0);   /* small products: the pool's checks cost ~1% of a 64^3 */
-    else
-        dc__parallel_for(run_chunk, &j, j.nchunks, threads);
-    dc__free(raw);
-    return DC_OK;
+    if (split_deep(&j)) return run_deep(&j, one_tile);
+    return run_planned(&j, one_tile);
 }

@@ -116,6 +116,7 @@ static row_shape rows_of(const dc_tensor *t, int axis, int64_t m) {
 }
 
 static void select_rows(dc_tensor *out, const dc_tensor *t, row_shape r, const int64_t *vals) {
+    if (out->numel == 0) return;   /* outer may be huge with nothing to copy */
     size_t esz = dc_dtype_size(t->dtype), run = (size_t)r.inner * esz;
     char *d = dc__tensor_data(out);
     const char *s = dc__tensor_data(t);
@@ -126,6 +127,7 @@ static void select_rows(dc_tensor *out, const dc_tensor *t, row_shape r, const i
 
 static void add_selected_rows(dc_tensor *g, const dc_tensor *gout, row_shape r,
                               const int64_t *vals) {
+    if (gout->numel == 0) return;
     for (int64_t o = 0; o < r.outer; o++)
         for (int64_t k = 0; k < r.m; k++) {
             int64_t src = (o * r.m + k) * r.inner, dst = (o * r.n + vals[k]) * r.inner;
