@@ -720,8 +720,8 @@ static dc_status run_planned(sgemm_job *j, bool one_tile) {
 /* ---------------------------------------------------------------- */
 
 /* A product at least DEEP_RATIO times deeper than it is tall or wide
- * (and at least two slices of k) is computed as two halves of k, the
- * second into a scratch matrix added to C at the end: a weight gradient
+ * (and at least two slices of k; run_deep) is computed as two halves of
+ * k, the second into a scratch matrix added to C at the end: a weight gradient
  * dY^T X, whose k is the batch. Split by rows or columns of C instead,
  * both threads read all of one operand, and in a training step neither
  * is in the thread's cache (X written in the forward pass, dY by both
