@@ -431,35 +431,65 @@ START_TEST(init_linear_conv) {
 }
 END_TEST
 
+/* A Linear (in -> out, with bias) run forward and backward on rows
+ * random rows with a random output gradient. */
+typedef struct lin_case {
+    dc_rng *rng;
+    dc_module *m;
+    dc_tensor *x, *gy, *y, *w, *b;
+    int64_t rows, in, out;
+} lin_case;
+
+static void lin_case_run(lin_case *c, uint64_t seed, int64_t rows, int64_t in, int64_t out) {
+    *c = (lin_case){.rows = rows, .in = in, .out = out};
+    c->rng = dc_rng_new(seed);
+    c->m = dc_linear_new(in, out, 1, c->rng);
+    TU_NOTNULL(c->m);
+    c->x = dc_rand_normal(c->rng, DC_F32, 2, (const int64_t[]){rows, in}, 0.0, 1.0);
+    c->gy = dc_rand_normal(c->rng, DC_F32, 2, (const int64_t[]){rows, out}, 0.0, 1.0);
+    TU_OK(dc_set_requires_grad(c->x, 1));
+    c->y = dc_module_forward(c->m, c->x);
+    TU_NOTNULL(c->y);
+    TU_OK(dc_backward(c->y, c->gy, 0));
+    c->w = dc_module_state_find(c->m, "weight");
+    c->b = dc_module_state_find(c->m, "bias");
+}
+
+static void lin_case_free(lin_case *c) {
+    dc_tensor *t[6] = {c->w, c->b, c->y, c->x, c->gy, NULL};
+    for (int i = 0; t[i]; i++) dc_release(t[i]);
+    dc_module_release(c->m);
+    dc_rng_free(c->rng);
+}
+
+/* The bias gradient against double sums of the output gradient's rows. */
+static void assert_bias_grad(lin_case *c) {
+    dc_tensor *gb = dc_grad(c->b);
+    TU_NOTNULL(gb);
+    const float *gyv = dc_data_ptr(c->gy), *gbv = dc_data_ptr(gb);
+    for (int64_t j = 0; j < c->out; j++) {
+        double sum = 0.0, mag = 0.0;
+        for (int64_t r = 0; r < c->rows; r++) {
+            sum += gyv[r * c->out + j];
+            mag += fabs(gyv[r * c->out + j]);
+        }
+        ck_assert_msg(fabs(gbv[j] - sum) <= 1e-6 * mag, "bias grad %lld: %.9g, want %.9g",
+                      (long long)j, gbv[j], sum);
+    }
+    dc_release(gb);
+}
+
 /* y = x w^T + b and its gradients for 600 rows, 130 outputs, on one
  * thread and two: the bias fills the output on the library's threads and
  * its gradient sums the rows by blocks of 256 on them (matmul.c), both
  * checked against double sums, and both thread counts give the same bits. */
 static void linear_many_rows(int threads, float *out[4]) {
     TU_OK(dc_set_num_threads(threads));
-    dc_rng *rng = dc_rng_new(21);
-    dc_module *m = dc_linear_new(40, 130, 1, rng);
-    TU_NOTNULL(m);
-    dc_tensor *x = dc_rand_normal(rng, DC_F32, 2, (const int64_t[]){600, 40}, 0.0, 1.0);
-    dc_tensor *gy = dc_rand_normal(rng, DC_F32, 2, (const int64_t[]){600, 130}, 0.0, 1.0);
-    TU_OK(dc_set_requires_grad(x, 1));
-    dc_tensor *y = dc_module_forward(m, x);
-    TU_NOTNULL(y);
-    TU_OK(dc_backward(y, gy, 0));
-    dc_tensor *w = dc_module_state_find(m, "weight"), *b = dc_module_state_find(m, "bias");
-    dc_tensor *gw = dc_grad(w), *gb = dc_grad(b), *gx = dc_grad(x);
-    TU_NOTNULL(gb);
-    const float *xv = dc_data_ptr(x), *gyv = dc_data_ptr(gy), *wv = dc_data_ptr(w),
-                *bv = dc_data_ptr(b), *yv = dc_data_ptr(y), *gbv = dc_data_ptr(gb);
-    for (int64_t j = 0; j < 130; j++) {
-        double sum = 0.0, mag = 0.0;
-        for (int64_t r = 0; r < 600; r++) {
-            sum += gyv[r * 130 + j];
-            mag += fabs(gyv[r * 130 + j]);
-        }
-        ck_assert_msg(fabs(gbv[j] - sum) <= 1e-6 * mag, "bias grad %lld: %.9g, want %.9g",
-                      (long long)j, gbv[j], sum);
-    }
+    lin_case c;
+    lin_case_run(&c, 21, 600, 40, 130);
+    assert_bias_grad(&c);
+    const float *xv = dc_data_ptr(c.x), *wv = dc_data_ptr(c.w), *bv = dc_data_ptr(c.b),
+                *yv = dc_data_ptr(c.y);
     for (int64_t r = 0; r < 600; r += 7)
         for (int64_t j = 0; j < 130; j++) {
             double want = bv[j], mag = fabs(bv[j]);
@@ -471,22 +501,14 @@ static void linear_many_rows(int threads, float *out[4]) {
                           "y[%lld][%lld] = %.9g, want %.9g", (long long)r, (long long)j,
                           yv[r * 130 + j], want);
         }
-    dc_tensor *keep[4] = {y, gx, gw, gb};
+    dc_tensor *keep[4] = {c.y, dc_grad(c.x), dc_grad(c.w), dc_grad(c.b)};
     size_t counts[4] = {600 * 130, 600 * 40, 130 * 40, 130};
     for (int i = 0; i < 4; i++) {
         out[i] = malloc(counts[i] * sizeof(float));
         memcpy(out[i], dc_data_ptr(keep[i]), counts[i] * sizeof(float));
+        if (i > 0) dc_release(keep[i]);
     }
-    dc_release(gw);
-    dc_release(gb);
-    dc_release(gx);
-    dc_release(w);
-    dc_release(b);
-    dc_release(y);
-    dc_release(x);
-    dc_release(gy);
-    dc_module_release(m);
-    dc_rng_free(rng);
+    lin_case_free(&c);
     TU_OK(dc_set_num_threads(0));
 }
 
@@ -508,35 +530,10 @@ END_TEST
 /* A bias gradient over 20001 rows: more than 64 blocks of 256, so the
  * blocks grow (313 rows, the last shorter); against double sums. */
 START_TEST(linear_bias_grad_many_blocks) {
-    dc_rng *rng = dc_rng_new(22);
-    dc_module *m = dc_linear_new(3, 5, 1, rng);
-    TU_NOTNULL(m);
-    const int64_t rows = 20001;
-    dc_tensor *x = dc_rand_normal(rng, DC_F32, 2, (const int64_t[]){rows, 3}, 0.0, 1.0);
-    dc_tensor *gy = dc_rand_normal(rng, DC_F32, 2, (const int64_t[]){rows, 5}, 0.0, 1.0);
-    dc_tensor *y = dc_module_forward(m, x);
-    TU_NOTNULL(y);
-    TU_OK(dc_backward(y, gy, 0));
-    dc_tensor *b = dc_module_state_find(m, "bias");
-    dc_tensor *gb = dc_grad(b);
-    TU_NOTNULL(gb);
-    const float *gyv = dc_data_ptr(gy), *gbv = dc_data_ptr(gb);
-    for (int64_t j = 0; j < 5; j++) {
-        double sum = 0.0, mag = 0.0;
-        for (int64_t r = 0; r < rows; r++) {
-            sum += gyv[r * 5 + j];
-            mag += fabs(gyv[r * 5 + j]);
-        }
-        ck_assert_msg(fabs(gbv[j] - sum) <= 1e-6 * mag, "bias grad %lld: %.9g, want %.9g",
-                      (long long)j, gbv[j], sum);
-    }
-    dc_release(gb);
-    dc_release(b);
-    dc_release(y);
-    dc_release(x);
-    dc_release(gy);
-    dc_module_release(m);
-    dc_rng_free(rng);
+    lin_case c;
+    lin_case_run(&c, 22, 20001, 3, 5);
+    assert_bias_grad(&c);
+    lin_case_free(&c);
 }
 END_TEST
 
