@@ -57,9 +57,9 @@ static _Thread_local bool g_thread_clock;   /* while a one-thread figure is meas
 /* --fresh: before each timed call the calling thread writes A and B
  * again (from copies, untimed), as in a training step, where an op reads
  * what the op before it has just written: a worker thread then reads
- * them from the caller's core (a small GPT's weight gradients, 128 x
- * 512 x 2048 TN, took ~1.3-1.6 ms in the step against ~1.1 in a plain
- * loop on the Intel host). */
+ * them from the caller's core. In the GPT's step the weight gradients'
+ * operands were further still, out of cache altogether (bench/README.md,
+ * "Operands that are not in cache"); this measures the nearer case. */
 static bool g_fresh;
 
 static double now(void) {

@@ -366,36 +366,37 @@ INLINE512 void rank1_vec(float *c, __m512 prod, __mmask16 m, bool whole, __m512 
         _mm512_mask_storeu_ps(c, m, prod);
 }
 
+/* Row c0 (and c1 when TWO) of a rank-1 update: a0 (a1) times B's row. */
+INLINE512 void rank1_rows(const bool TWO, const float *b, int64_t n, __m512 a0, __m512 a1,
+                          float *c0, float *c1, __m512 valpha, float alpha, float beta) {
+    __m512 zero = _mm512_setzero_ps();
+    int64_t j = 0;
+    for (; j + 16 <= n; j += 16) {
+        __m512 vb = _mm512_loadu_ps(b + j);
+        rank1_vec(c0 + j, _mm512_fmadd_ps(a0, vb, zero), 0xffff, true, valpha, alpha, beta);
+        if (TWO)
+            rank1_vec(c1 + j, _mm512_fmadd_ps(a1, vb, zero), 0xffff, true, valpha, alpha, beta);
+    }
+    if (j < n) {
+        __mmask16 mk = lane_mask((int)(n - j));
+        __m512 vb = _mm512_maskz_loadu_ps(mk, b + j);
+        rank1_vec(c0 + j, _mm512_fmadd_ps(a0, vb, zero), mk, false, valpha, alpha, beta);
+        if (TWO) rank1_vec(c1 + j, _mm512_fmadd_ps(a1, vb, zero), mk, false, valpha, alpha, beta);
+    }
+}
+
 static T512 void rank1_block(BARGS) {
     (void)k;
     (void)cs_c;
-    __m512 valpha = _mm512_set1_ps(alpha), zero = _mm512_setzero_ps();
-    const float *b = x->b;
+    __m512 valpha = _mm512_set1_ps(alpha);
     int64_t i = 0;
-    for (; i + 2 <= m; i += 2) {
-        __m512 a0 = _mm512_set1_ps(x->a[i * x->a_rs]), a1 = _mm512_set1_ps(x->a[(i + 1) * x->a_rs]);
-        float *c0 = c + i * rs_c, *c1 = c0 + rs_c;
-        int64_t j = 0;
-        for (; j + 16 <= n; j += 16) {
-            __m512 vb = _mm512_loadu_ps(b + j);
-            rank1_vec(c0 + j, _mm512_fmadd_ps(a0, vb, zero), 0xffff, true, valpha, alpha, beta);
-            rank1_vec(c1 + j, _mm512_fmadd_ps(a1, vb, zero), 0xffff, true, valpha, alpha, beta);
-        }
-        if (j < n) {
-            __mmask16 mk = lane_mask((int)(n - j));
-            __m512 vb = _mm512_maskz_loadu_ps(mk, b + j);
-            rank1_vec(c0 + j, _mm512_fmadd_ps(a0, vb, zero), mk, false, valpha, alpha, beta);
-            rank1_vec(c1 + j, _mm512_fmadd_ps(a1, vb, zero), mk, false, valpha, alpha, beta);
-        }
-    }
+    for (; i + 2 <= m; i += 2)
+        rank1_rows(true, x->b, n, _mm512_set1_ps(x->a[i * x->a_rs]),
+                   _mm512_set1_ps(x->a[(i + 1) * x->a_rs]), c + i * rs_c, c + (i + 1) * rs_c,
+                   valpha, alpha, beta);
     if (i < m) {
         __m512 a0 = _mm512_set1_ps(x->a[i * x->a_rs]);
-        float *c0 = c + i * rs_c;
-        for (int64_t j = 0; j < n; j += 16) {
-            __mmask16 mk = lane_mask((int)(n - j));
-            rank1_vec(c0 + j, _mm512_fmadd_ps(a0, _mm512_maskz_loadu_ps(mk, b + j), zero), mk,
-                      n - j >= 16, valpha, alpha, beta);
-        }
+        rank1_rows(false, x->b, n, a0, a0, c + i * rs_c, c + i * rs_c, valpha, alpha, beta);
     }
 }
 

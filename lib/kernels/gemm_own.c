@@ -688,6 +688,9 @@ static int64_t size_buffers(sgemm_job *j, int threads) {
     return j->buf_a + j->buf_b;
 }
 
+/* The first 64-byte boundary in a block allocated 64 bytes larger. */
+static float *align64(void *raw) { return (float *)(((uintptr_t)raw + 63) & ~(uintptr_t)63); }
+
 /* Runs a laid-out job: its threads and the dimension they split, then in
  * place as one block or planned in blocks with packing buffers. */
 static dc_status run_planned(sgemm_job *j, bool one_tile) {
@@ -704,7 +707,7 @@ static dc_status run_planned(sgemm_job *j, bool one_tile) {
     if (per_thread > 0) {
         raw = dc__malloc((size_t)threads * (size_t)per_thread * sizeof(float) + 64);
         if (!raw) return DC_E_NOMEM;
-        j->buf = (float *)(((uintptr_t)raw + 63) & ~(uintptr_t)63);
+        j->buf = align64(raw);
     }
     j->nchunks = threads;   /* one band per thread; a late thread's goes to another */
     if (threads == 1)
@@ -748,11 +751,8 @@ static bool split_deep(const sgemm_job *j) {
 }
 
 typedef struct deep_job {
-    sgemm_job half[2];   /* k [0, k/2) into C, the rest into the scratch */
+    sgemm_job half[2];   /* k [0, k/2) into the job's C, the rest into the scratch */
     float *scratch;      /* m x n, row stride n */
-    float *c;            /* the job's C: element (i, j) at c[i * rs_c + j * cs_c] */
-    int64_t rs_c, cs_c, n;
-    int64_t rows_per_chunk;
 } deep_job;
 
 /* Half chunk of a deep job, on one thread. */
@@ -765,28 +765,22 @@ static void run_half(void *ctx, int64_t chunk, int slot) {
         run_block(h, 0, h->m, 0, h->n, h->buf, h->buf ? h->buf + h->buf_a : NULL);
 }
 
-/* C += scratch, rows [chunk * rows_per_chunk, ...) of the job's view. */
-static void add_scratch(void *ctx, int64_t chunk, int slot) {
-    (void)slot;
+/* C += scratch on rows [lo, hi) of the job's view (C being half 0's). */
+static void add_scratch(void *ctx, int64_t lo, int64_t hi) {
     const deep_job *d = ctx;
-    int64_t lo = chunk * d->rows_per_chunk, hi = min64(d->half[0].m, lo + d->rows_per_chunk);
+    const sgemm_job *h = &d->half[0];
     for (int64_t i = lo; i < hi; i++) {
-        const float *s = d->scratch + i * d->n;
-        float *c = d->c + i * d->rs_c;
-        if (d->cs_c == 1)
-            for (int64_t j = 0; j < d->n; j++) c[j] += s[j];
+        const float *s = d->scratch + i * h->n;
+        float *c = h->c + i * h->rs_c;
+        if (h->cs_c == 1)
+            for (int64_t j = 0; j < h->n; j++) c[j] += s[j];
         else
-            for (int64_t j = 0; j < d->n; j++) c[j * d->cs_c] += s[j];
+            for (int64_t j = 0; j < h->n; j++) c[j * h->cs_c] += s[j];
     }
 }
 
-/* C += scratch, on up to two threads. */
-static void add_scratch_rows(deep_job *d) {
-    int threads = dc__pool_threads();
-    if (threads > 2) threads = 2;
-    d->rows_per_chunk = (d->half[0].m + threads - 1) / threads;
-    dc__parallel_for(add_scratch, d, threads, threads);
-}
+/* Parts of the scratch's addition: at least this many elements each. */
+#define ADD_SCRATCH_PART ((int64_t)1 << 14)
 
 /* On a pool of two threads, one half each, side by side. On one thread,
  * or on more (where each half alone is split by rows or columns over all
@@ -794,7 +788,7 @@ static void add_scratch_rows(deep_job *d) {
  * the scratch, so that C is untouched if the first cannot get its
  * buffers. */
 static dc_status run_deep(const sgemm_job *j, bool one_tile) {
-    deep_job d = {.half = {*j, *j}, .c = j->c, .rs_c = j->rs_c, .cs_c = j->cs_c, .n = j->n};
+    deep_job d = {.half = {*j, *j}};
     int64_t k0 = j->k / 2;
     d.half[0].k = k0;
     d.half[1].k = j->k - k0;
@@ -812,7 +806,7 @@ static dc_status run_deep(const sgemm_job *j, bool one_tile) {
     }
     void *raw = dc__malloc((size_t)(scratch + floats[0] + floats[1]) * sizeof(float) + 64);
     if (!raw) return DC_E_NOMEM;
-    d.scratch = (float *)(((uintptr_t)raw + 63) & ~(uintptr_t)63);
+    d.scratch = align64(raw);
     d.half[1].c = d.scratch;
     dc_status st = DC_OK;
     if (side_by_side) {
@@ -823,7 +817,8 @@ static dc_status run_deep(const sgemm_job *j, bool one_tile) {
         st = run_planned(&d.half[1], one_tile);
         if (st == DC_OK) st = run_planned(&d.half[0], one_tile);
     }
-    if (st == DC_OK) add_scratch_rows(&d);
+    if (st == DC_OK)
+        dc__parallel_range(add_scratch, &d, j->m, j->m * j->n, ADD_SCRATCH_PART);
     dc__free(raw);
     return st;
 }

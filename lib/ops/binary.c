@@ -145,7 +145,6 @@ static bool broadcast_all(const char *func, dc_tensor *const *ts, int n, int *nd
     return true;
 }
 
-/* out = fn(a, b) elementwise over out's (broadcast) shape. */
 /* Contiguous operands of one shape (no broadcast) with at least
  * BIN_PAR_MIN elements run on the pool, in parts of at least BIN_PART
  * elements: the GPT's residual adds (262k elements, eight a step) ran on
@@ -166,6 +165,7 @@ static void bin_part(void *ctx, int64_t lo, int64_t hi) {
     j->fn(j->o + lo * j->esz, 1, j->x + lo * j->esz, 1, j->y + lo * j->esz, 1, hi - lo);
 }
 
+/* out = fn(a, b) elementwise over out's (broadcast) shape. */
 static void run_binary(bin_row_fn fn, dc_tensor *out, const dc_tensor *a, const dc_tensor *b) {
     if (out->numel == 0) return;
     if (out->numel >= BIN_PAR_MIN && a->numel == out->numel && b->numel == out->numel &&

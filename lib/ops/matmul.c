@@ -435,33 +435,23 @@ static dc_status column_sums(dc_tensor *gb, const dc_tensor *g, int64_t rows, in
 
 typedef struct fill_job {
     char *o;
-    const char *b;     /* NULL: zeros */
+    const char *b;
     size_t bytes;      /* of a row */
-    int64_t rows, nchunks;
 } fill_job;
 
-static void fill_rows(void *ctx, int64_t chunk, int slot) {
-    (void)slot;
+static void fill_rows(void *ctx, int64_t lo, int64_t hi) {
     const fill_job *f = ctx;
-    int64_t lo = f->rows * chunk / f->nchunks, hi = f->rows * (chunk + 1) / f->nchunks;
     char *o = f->o + (size_t)lo * f->bytes;
-    if (!f->b) {
-        memset(o, 0, (size_t)(hi - lo) * f->bytes);
-        return;
-    }
     for (int64_t r = lo; r < hi; r++, o += f->bytes) memcpy(o, f->b, f->bytes);
 }
 
-/* out (rows, n) = b broadcast over the rows (zero without b). */
+/* out (rows, n) = b broadcast over the rows. */
 static void fill_bias(dc_tensor *out, const dc_tensor *b, int64_t rows, int64_t n) {
     size_t bytes = (size_t)n * dc_dtype_size(out->dtype);
-    fill_job f = {dc__tensor_data(out), b ? dc__tensor_data(b) : NULL, bytes, rows, 1};
-    if ((size_t)rows * bytes >= PAR_FILL_BYTES) f.nchunks = dc__pool_threads();
-    if (f.nchunks > rows) f.nchunks = rows;
-    if (f.nchunks > 1)
-        dc__parallel_for(fill_rows, &f, f.nchunks, (int)f.nchunks);
-    else
-        fill_rows(&f, 0, 0);
+    fill_job f = {dc__tensor_data(out), dc__tensor_data(b), bytes};
+    /* one part per thread (work = parts, a part each), or one */
+    int64_t parts = (size_t)rows * bytes >= PAR_FILL_BYTES ? dc__pool_threads() : 1;
+    dc__parallel_range(fill_rows, &f, rows, parts, 1);
 }
 
 /* x: (..., K), w: (N, K), b: (N) or NULL -> (..., N). */
@@ -496,10 +486,12 @@ dc_tensor *dc__linear(dc_tensor *x, dc_tensor *w, dc_tensor *b) {
     dc_tensor *bc = wc ? dc__contiguous_ref(b) : NULL;
     dc_status st = !out || !xc || !wc || (b && !bc) ? dc__failure_status() : DC_OK;
     if (st == DC_OK && out->numel > 0) {
-        fill_bias(out, bc, rows, n);
-        if (k > 0)
+        /* with a bias the GEMM adds x w^T to it; without, it writes out
+         * (k 0 included: C = 0 C) */
+        if (bc) fill_bias(out, bc, rows, n);
+        if (k > 0 || !bc)
             st = dc__gemm(x->dtype, false, true, rows, n, k, 1.0, dc__tensor_data(xc), k,
-                          dc__tensor_data(wc), k, 1.0, dc__tensor_data(out), n);
+                          dc__tensor_data(wc), k, bc ? 1.0 : 0.0, dc__tensor_data(out), n);
     }
     dc_release(xc);
     dc_release(wc);
